@@ -1,0 +1,72 @@
+# posts-api: `make run` serves the API, `make test` runs the tests. Both install first.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+WORKERS ?= 2
+THREADS ?= 8
+export DJANGO_SETTINGS_MODULE ?= config.settings
+
+# mysqlclient needs system headers, so it is installed only when a MySQL URL is in use.
+USES_MYSQL := $(if $(findstring mysql,$(DATABASE_URL)$(TEST_DATABASE_URL)),1,)
+LOCK := $(if $(USES_MYSQL),requirements/mysql.txt,requirements/test.txt)
+STAMP := $(VENV)/.installed-$(notdir $(LOCK))
+
+.PHONY: install run dev migrate test test-mysql check lint format schema clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): $(LOCK) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -r $(LOCK)
+	@rm -f $(VENV)/.installed-*; touch $@
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/alembic upgrade head
+
+## Serve with gunicorn (threads per worker; SQLAlchemy pools per process) on 127.0.0.1:$(PORT).
+run: migrate
+	$(BIN)/gunicorn config.wsgi:application --bind 127.0.0.1:$(PORT) \
+		--workers $(WORKERS) --threads $(THREADS) --worker-class gthread \
+		--timeout 30 --graceful-timeout 10 --max-requests 10000 --max-requests-jitter 1000 \
+		--limit-request-line 8190 --access-logfile - --forwarded-allow-ips 127.0.0.1
+
+## Django's development server with autoreload.
+dev: migrate
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The whole suite against MariaDB/MySQL (TEST_DATABASE_URL, default: local root).
+test-mysql: export TEST_DATABASE_URL ?= mysql+mysqldb://root@127.0.0.1:3306/posts_api_test?charset=utf8mb4
+test-mysql:
+	$(MAKE) test TEST_DATABASE_URL="$(TEST_DATABASE_URL)"
+
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Regenerate schema.graphql from the code.
+schema: install
+	$(BIN)/python -m gql.export > schema.graphql
+
+## Re-resolve the lock files from pyproject.toml (needs uv: pip install uv).
+lock:
+	uv pip compile -q pyproject.toml -o requirements/run.txt
+	uv pip compile -q pyproject.toml --extra dev -o requirements/test.txt
+	uv pip compile -q pyproject.toml --extra mysql --extra dev -o requirements/mysql.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,160 @@
+"""Django settings, read from the environment (see the README's configuration table)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from config.local_secrets import load_local_secrets
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("POSTS_VAR_DIR", BASE_DIR / "var"))
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), not {raw!r}")
+
+
+def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    return value
+
+
+def _env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+DEBUG = _env_bool("DEBUG", False)
+
+# Secrets: explicit environment values win; otherwise generated once and kept
+# in var/secrets.json (git-ignored) so tokens survive restarts.
+_SECRET_NAMES = ("SECRET_KEY", "JWT_SECRET")
+if all(os.environ.get(name) for name in _SECRET_NAMES):
+    _local_secrets: dict[str, str] = {}
+else:
+    _local_secrets = load_local_secrets(VAR_DIR / "secrets.json", _SECRET_NAMES)
+SECRET_KEY = os.environ.get("SECRET_KEY") or _local_secrets["SECRET_KEY"]
+JWT_SECRET = os.environ.get("JWT_SECRET") or _local_secrets["JWT_SECRET"]
+MIN_JWT_SECRET_BYTES = 32
+if len(JWT_SECRET.encode("utf-8")) < MIN_JWT_SECRET_BYTES:
+    raise ImproperlyConfigured(
+        f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (HS256, RFC 7518 section 3.2)"
+    )
+JWT_LIFETIME_SECONDS = _env_int("JWT_LIFETIME_SECONDS", 3600, minimum=60)
+JWT_ISSUER = os.environ.get("JWT_ISSUER", "posts-api")
+
+DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'posts.sqlite3'}"
+# Seconds a request waits for a database connection or lock before failing.
+DATABASE_TIMEOUT_SECONDS = _env_int("DATABASE_TIMEOUT_SECONDS", 5, minimum=1)
+
+BCRYPT_ROUNDS = _env_int("BCRYPT_ROUNDS", 12, minimum=4)
+
+POSTS_CACHE_TTL_SECONDS = _env_int("POSTS_CACHE_TTL_SECONDS", 300)
+POSTS_CACHE_MAX_BYTES = _env_int("POSTS_CACHE_MAX_BYTES", 64 * 1024 * 1024)
+
+# The largest legal request is a 1 MiB post whose every byte JSON-escapes to
+# six (\u0001): about 6 MiB. 8 MiB sits above that and far below harm.
+MAX_REQUEST_BYTES = _env_int("MAX_REQUEST_BYTES", 8 * 1024 * 1024, minimum=1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+
+# GraphiQL and introspection together; off for a locked-down deployment.
+GRAPHQL_EXPLORER = _env_bool("GRAPHQL_EXPLORER", True)
+
+ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+CORS_ALLOWED_ORIGINS = _env_list("CORS_ALLOWED_ORIGINS", [])
+CORS_ALLOW_HEADERS = ("authorization", "content-type")
+CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
+CORS_URLS_REGEX = r"^/graphql/?$"
+
+INSTALLED_APPS = [
+    "django.contrib.staticfiles",
+    "corsheaders",
+]
+
+MIDDLEWARE = [
+    "gql.middleware.RequestSizeLimitMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+APPEND_SLASH = False
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+
+# Django's ORM is not used: every database call goes through SQLAlchemy.
+DATABASES: dict[str, dict[str, str]] = {}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 8},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+STATIC_URL = "static/"
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en-us"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Security headers; HTTPS-only settings switch on with SECURE_COOKIES_AND_HSTS.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "no-referrer"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+_HTTPS = _env_bool("HTTPS", False)
+SECURE_SSL_REDIRECT = _HTTPS
+SESSION_COOKIE_SECURE = _HTTPS
+CSRF_COOKIE_SECURE = _HTTPS
+SECURE_HSTS_SECONDS = 31536000 if _HTTPS else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _HTTPS
+SECURE_HSTS_PRELOAD = _HTTPS
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _HTTPS else None
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Django logs 4xx with the request path only; keep it quiet below warnings.
+    "loggers": {"django.request": {"level": "ERROR"}},
+}
+
+# GraphQL document limits (per request document).
+GRAPHQL_MAX_DEPTH = _env_int("GRAPHQL_MAX_DEPTH", 8, minimum=2)
+GRAPHQL_MAX_ALIASES = _env_int("GRAPHQL_MAX_ALIASES", 15, minimum=0)
+GRAPHQL_MAX_TOKENS = _env_int("GRAPHQL_MAX_TOKENS", 1000, minimum=50)

@@ -1,0 +1,1 @@
+"""Routing: Strawberry types, queries, mutations, context, permissions and extensions."""

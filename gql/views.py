@@ -1,0 +1,72 @@
+"""HTTP views: the GraphQL endpoint and the health check."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from cross_web import HTTPException
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET
+from strawberry.django.views import GraphQLView
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from gql.context import Context
+from gql.errors import shape_error
+from gql.schema import schema
+from resolvers_services.health import system_health
+from schemas.errors import ErrorCode
+
+
+def error_response(status: int, message: str, code: ErrorCode) -> JsonResponse:
+    """A GraphQL-shaped JSON error body for failures before GraphQL execution."""
+    return JsonResponse(
+        {"errors": [{"message": message, "extensions": {"code": code.value}}]}, status=status
+    )
+
+
+# Tokens travel in a header, never in cookies, so cross-site request forgery has
+# nothing to ride on.
+@method_decorator(csrf_exempt, name="dispatch")
+class GraphQLEndpoint(GraphQLView[Context, None]):
+    """POST JSON GraphQL requests; a browser GET gets GraphiQL (when enabled)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        # Queries over GET would put tokens and post text in URLs and access logs.
+        super().__init__(schema=schema, allow_queries_via_get=False, **kwargs)
+
+    def get_context(self, request: HttpRequest, response: HttpResponse) -> Context:
+        return Context(request=request, response=response)
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        self.graphql_ide = "graphiql" if settings.GRAPHQL_EXPLORER else None
+        try:
+            return self.run(request=request)
+        except HTTPException as exc:
+            return error_response(exc.status_code, exc.reason, ErrorCode.BAD_USER_INPUT)
+
+    def process_result(self, request: HttpRequest, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            result.errors = [shape_error(error) for error in result.errors]
+        return super().process_result(request, result)
+
+    def encode_json(self, data: object) -> bytes:
+        # Compact, and non-ASCII as UTF-8: a 1 MiB post is not inflated sixfold by
+        # escapes. A lone surrogate (only ever in an echoed invalid input) becomes
+        # the JSON escape \udXXX via backslashreplace, so the body stays valid JSON.
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        return text.encode("utf-8", errors="backslashreplace")
+
+
+@require_GET
+def healthz(_request: HttpRequest) -> JsonResponse:
+    """200 with each dependency's status when the database answers, 503 when it does not."""
+    checks = system_health()
+    healthy = all(value == "ok" for value in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
+    )

@@ -1,0 +1,1 @@
+"""SQLAlchemy models, engine and sessions, repositories, and the unit of work."""

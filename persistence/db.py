@@ -1,0 +1,100 @@
+"""Engine and session factory, created lazily from settings so tests and tools can repoint them."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from django.conf import settings
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+_lock = threading.Lock()
+_engine: Engine | None = None
+_session_factory: sessionmaker[Session] | None = None
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers run beside a writer (several gunicorn workers share the file);
+    # foreign keys are off by default in SQLite.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={int(settings.DATABASE_TIMEOUT_SECONDS * 1000)}")
+    cursor.close()
+
+
+def build_engine(url: str) -> Engine:
+    """Create an engine for ``url`` with the options each supported database needs."""
+    parsed = make_url(url)
+    timeout = settings.DATABASE_TIMEOUT_SECONDS
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": timeout, "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # pysqlite's own transaction handling defers BEGIN; emit it ourselves so
+        # the first statement of a write transaction takes the lock (SQLAlchemy docs,
+        # "Serializable isolation / Savepoints / Transactional DDL").
+        event.listen(engine, "connect", lambda conn, _rec: setattr(conn, "isolation_level", None))
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        return engine
+    if parsed.get_backend_name() in {"mysql", "mariadb"}:
+        query = dict(parsed.query)
+        query.setdefault("charset", "utf8mb4")
+        return create_engine(
+            parsed.set(query=query),
+            pool_pre_ping=True,
+            pool_recycle=280,
+            pool_size=10,
+            max_overflow=20,
+            pool_timeout=timeout,
+            isolation_level="READ COMMITTED",
+            connect_args={
+                "connect_timeout": timeout,
+                "read_timeout": 30,
+                "write_timeout": 30,
+                "init_command": f"SET SESSION innodb_lock_wait_timeout={int(timeout)}",
+            },
+        )
+    raise ValueError(f"unsupported database backend: {parsed.get_backend_name()}")
+
+
+def get_engine() -> Engine:
+    """The process-wide engine for settings.DATABASE_URL, created on first use."""
+    global _engine
+    if _engine is None:
+        with _lock:
+            if _engine is None:
+                _engine = build_engine(settings.DATABASE_URL)
+    return _engine
+
+
+def get_session_factory() -> sessionmaker[Session]:
+    """The process-wide session factory, bound to :func:`get_engine`."""
+    global _session_factory
+    if _session_factory is None:
+        engine = get_engine()
+        with _lock:
+            if _session_factory is None:
+                _session_factory = sessionmaker(bind=engine, expire_on_commit=False)
+    return _session_factory
+
+
+def reset_engine() -> None:
+    """Dispose of the engine so the next use reads settings again (tests, forks)."""
+    global _engine, _session_factory
+    with _lock:
+        if _engine is not None:
+            _engine.dispose()
+        _engine = None
+        _session_factory = None
+
+
+def ping() -> bool:
+    """True when a trivial query succeeds on the database."""
+    try:
+        with get_engine().connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        return False
+    return True

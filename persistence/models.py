@@ -1,0 +1,140 @@
+"""SQLAlchemy models. Every column is validated here and constrained in the database."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    MetaData,
+    String,
+    literal_column,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
+
+from persistence.types import BigId, EmailString, PostText, Timestamp, byte_length, char_length
+from schemas.limits import BCRYPT_HASH_CHARS, EMAIL_MAX_CHARS, POST_MAX_BYTES
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+MYSQL_TABLE_ARGS = {
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_unicode_ci",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base with constraint names that migrations can rely on."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ValueError(message)
+
+
+class CreatedAt:
+    """A required creation time, set by the service (UTC, naive in the database)."""
+
+    created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+
+    @validates("created_at")
+    def _validate_created_at(self, _key: str, value: datetime) -> datetime:
+        _require(isinstance(value, datetime), "created_at must be a datetime")
+        return value
+
+
+class User(CreatedAt, Base):
+    """An account. ``posts_version`` changes with every write to the user's posts."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint(char_length(literal_column("email")) >= 3, name="email_min_length"),
+        CheckConstraint(
+            char_length(literal_column("email")) <= EMAIL_MAX_CHARS, name="email_max_length"
+        ),
+        CheckConstraint(
+            char_length(literal_column("password_hash")) == BCRYPT_HASH_CHARS,
+            name="password_hash_length",
+        ),
+        CheckConstraint(text("posts_version >= 0"), name="posts_version_non_negative"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(EmailString, nullable=False, unique=True)
+    password_hash: Mapped[str] = mapped_column(String(BCRYPT_HASH_CHARS), nullable=False)
+    posts_version: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, default=0, server_default=text("0")
+    )
+
+    posts: Mapped[list[Post]] = relationship(
+        back_populates="user", passive_deletes=True, lazy="raise"
+    )
+
+    @validates("email")
+    def _validate_email(self, _key: str, value: str) -> str:
+        _require(isinstance(value, str), "email must be a string")
+        _require(3 <= len(value) <= EMAIL_MAX_CHARS, "email must be 3..254 characters")
+        _require(value == value.strip().lower(), "email must be normalised")
+        _require("@" in value, "email must contain @")
+        return value
+
+    @validates("password_hash")
+    def _validate_password_hash(self, _key: str, value: str) -> str:
+        _require(isinstance(value, str), "password_hash must be a string")
+        _require(len(value) == BCRYPT_HASH_CHARS, "password_hash must be a bcrypt hash")
+        _require(value.startswith("$2"), "password_hash must be a bcrypt hash")
+        return value
+
+    @validates("posts_version")
+    def _validate_posts_version(self, _key: str, value: int) -> int:
+        _require(isinstance(value, int) and value >= 0, "posts_version must be >= 0")
+        return value
+
+
+class Post(CreatedAt, Base):
+    """A text post owned by one user."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        CheckConstraint(char_length(literal_column("text")) > 0, name="text_not_empty"),
+        CheckConstraint(
+            byte_length(literal_column("text")) <= POST_MAX_BYTES, name="text_max_bytes"
+        ),
+        # getPosts reads one user's posts newest first.
+        Index("ix_posts_user_id_created_at_id", "user_id", "created_at", "id"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    text: Mapped[str] = mapped_column(PostText, nullable=False)
+
+    user: Mapped[User] = relationship(back_populates="posts", lazy="raise")
+
+    @validates("user_id")
+    def _validate_user_id(self, _key: str, value: int) -> int:
+        _require(isinstance(value, int) and value > 0, "user_id must be a positive integer")
+        return value
+
+    @validates("text")
+    def _validate_text(self, _key: str, value: str) -> str:
+        _require(isinstance(value, str), "text must be a string")
+        _require(bool(value.strip()), "text must not be blank")
+        _require(len(value.encode("utf-8")) <= POST_MAX_BYTES, "text must be at most 1 MiB")
+        return value

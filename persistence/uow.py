@@ -1,0 +1,80 @@
+"""The unit of work: one session, one transaction, rolled back unless committed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from persistence.db import get_session_factory
+from persistence.errors import AlreadyExists, DatabaseUnavailable, PersistenceError, TransientError
+from persistence.repositories import PostRepository, UserRepository
+
+# MySQL/MariaDB error numbers worth a retry: deadlock, lock wait timeout.
+_MYSQL_RETRYABLE = {1213, 1205}
+# Connection-level failures: server gone, lost, or refusing.
+_MYSQL_UNAVAILABLE = {2002, 2003, 2005, 2006, 2013, 2055, 1040, 1053}
+
+
+def translate(exc: DBAPIError) -> PersistenceError:
+    """Map a driver error to the persistence error the service layer handles."""
+    if isinstance(exc, IntegrityError):
+        return AlreadyExists(str(exc.orig))
+    args = getattr(exc.orig, "args", ())
+    code = args[0] if args and isinstance(args[0], int) else None
+    message = str(exc.orig).lower()
+    if code in _MYSQL_RETRYABLE or "database is locked" in message or "deadlock" in message:
+        return TransientError(str(exc.orig))
+    if exc.connection_invalidated or code in _MYSQL_UNAVAILABLE or "unable to open" in message:
+        return DatabaseUnavailable(str(exc.orig))
+    return PersistenceError(str(exc.orig))
+
+
+class UnitOfWork:
+    """``with uow:`` opens a session; ``uow.commit()`` commits; leaving rolls back and closes."""
+
+    users: UserRepository
+    posts: PostRepository
+
+    def __init__(self, session_factory: sessionmaker[Session] | None = None) -> None:
+        self._session_factory = session_factory
+        self._session: Session | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        factory = self._session_factory or get_session_factory()
+        self._session = factory()
+        self.users = UserRepository(self._session)
+        self.posts = PostRepository(self._session)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, self._session = self._session, None
+        if session is None:
+            return
+        # Detach what the work loaded first, so results stay readable after the
+        # session ends (rollback would otherwise expire them).
+        session.expunge_all()
+        try:
+            session.rollback()
+        except DBAPIError:
+            pass  # the connection is gone; the original error says why
+        finally:
+            session.close()
+        if isinstance(exc, DBAPIError):
+            raise translate(exc) from exc
+
+    def commit(self) -> None:
+        """Commit the transaction."""
+        if self._session is None:
+            raise RuntimeError("commit() outside 'with uow:'")
+        self._session.commit()
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]

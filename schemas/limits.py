@@ -1,0 +1,7 @@
+"""Limits from the API contract, named once."""
+
+EMAIL_MAX_CHARS = 254
+PASSWORD_MIN_CHARS = 8
+PASSWORD_MAX_CHARS = 128
+POST_MAX_BYTES = 1024 * 1024  # UTF-8 bytes of a post's text
+BCRYPT_HASH_CHARS = 60

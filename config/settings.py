@@ -158,3 +158,10 @@ LOGGING = {
 GRAPHQL_MAX_DEPTH = _env_int("GRAPHQL_MAX_DEPTH", 8, minimum=2)
 GRAPHQL_MAX_ALIASES = _env_int("GRAPHQL_MAX_ALIASES", 15, minimum=0)
 GRAPHQL_MAX_TOKENS = _env_int("GRAPHQL_MAX_TOKENS", 1000, minimum=50)
+
+# Failed-login throttling, shared through the database by every worker and instance.
+# Per account and client address: LOGIN_MAX_FAILURES in LOGIN_WINDOW_SECONDS; per
+# account from all addresses together: LOGIN_MAX_FAILURES_PER_ACCOUNT.
+LOGIN_MAX_FAILURES = _env_int("LOGIN_MAX_FAILURES", 10, minimum=1)
+LOGIN_MAX_FAILURES_PER_ACCOUNT = _env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 100, minimum=1)
+LOGIN_WINDOW_SECONDS = _env_int("LOGIN_WINDOW_SECONDS", 900, minimum=1)

@@ -54,6 +54,11 @@ class Context:
         self._current = principal
         return principal
 
+    def client_address(self) -> str:
+        """The client's address as the server saw it (for throttling failed logins)."""
+        address = str(self.request.META.get("REMOTE_ADDR") or "unknown")
+        return address[:45]
+
     @property
     def user(self) -> Principal:
         """The authenticated caller; only on fields that declare IsAuthenticated."""

@@ -72,7 +72,10 @@ class Mutation:
         password: Annotated[str, strawberry.argument(description="The account's password.")],
     ) -> AuthPayload:
         data = parse_input(LoginInput, email=email, password=password)
-        return AuthPayload.from_out(user_login(uow=info.context.uow_factory(), data=data))
+        result = user_login(
+            uow=info.context.uow_factory(), data=data, source=info.context.client_address()
+        )
+        return AuthPayload.from_out(result)
 
     @strawberry.mutation(
         description="Add a post for the caller. Requires a token.",

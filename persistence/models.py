@@ -17,7 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
 from persistence.types import BigId, EmailString, PostText, Timestamp, byte_length, char_length
-from schemas.limits import BCRYPT_HASH_CHARS, EMAIL_MAX_CHARS, POST_MAX_BYTES
+from schemas.limits import BCRYPT_HASH_CHARS, EMAIL_MAX_CHARS, POST_MAX_BYTES, SOURCE_MAX_CHARS
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -137,4 +137,33 @@ class Post(CreatedAt, Base):
         _require(isinstance(value, str), "text must be a string")
         _require(bool(value.strip()), "text must not be blank")
         _require(len(value.encode("utf-8")) <= POST_MAX_BYTES, "text must be at most 1 MiB")
+        return value
+
+
+class LoginAttempt(CreatedAt, Base):
+    """One login attempt that has not (yet) succeeded; rows age out of the window."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        CheckConstraint(char_length(literal_column("email")) >= 3, name="email_min_length"),
+        CheckConstraint(char_length(literal_column("source")) >= 1, name="source_not_empty"),
+        Index("ix_login_attempts_email_source_created_at", "email", "source", "created_at"),
+        Index("ix_login_attempts_created_at", "created_at"),
+        MYSQL_TABLE_ARGS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(EmailString, nullable=False)
+    source: Mapped[str] = mapped_column(String(SOURCE_MAX_CHARS), nullable=False)
+
+    @validates("email")
+    def _validate_email(self, _key: str, value: str) -> str:
+        _require(isinstance(value, str), "email must be a string")
+        _require(3 <= len(value) <= EMAIL_MAX_CHARS, "email must be 3..254 characters")
+        return value
+
+    @validates("source")
+    def _validate_source(self, _key: str, value: str) -> str:
+        _require(isinstance(value, str), "source must be a string")
+        _require(1 <= len(value) <= SOURCE_MAX_CHARS, "source must be 1..45 characters")
         return value

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from persistence.models import Post, User
+from persistence.models import LoginAttempt, Post, User
+from schemas.throttle import LoginAttempt as LoginAttemptIn
 
 
 class UserRepository:
@@ -73,3 +74,55 @@ class PostRepository:
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class LoginAttemptRepository:
+    """Login attempts not (yet) successful, counted per email and per client address."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, attempt: LoginAttemptIn) -> int:
+        """Record an attempt and return its id."""
+        row = LoginAttempt(
+            email=attempt.email, source=attempt.source, created_at=attempt.created_at
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def count_since(self, *, email: str, since: datetime, source: str | None = None) -> int:
+        """Attempts for ``email`` (from ``source``, if given) at or after ``since``."""
+        query = select(func.count()).where(
+            LoginAttempt.email == email, LoginAttempt.created_at >= since
+        )
+        if source is not None:
+            query = query.where(LoginAttempt.source == source)
+        return int(self.session.scalar(query) or 0)
+
+    def oldest_since(
+        self, *, email: str, since: datetime, source: str | None = None
+    ) -> datetime | None:
+        """The time of the oldest attempt counted by :meth:`count_since`."""
+        query = select(func.min(LoginAttempt.created_at)).where(
+            LoginAttempt.email == email, LoginAttempt.created_at >= since
+        )
+        if source is not None:
+            query = query.where(LoginAttempt.source == source)
+        return self.session.scalar(query)
+
+    def delete_for(self, *, email: str, source: str) -> None:
+        """Forget the attempts of ``email`` from ``source`` (after a successful login)."""
+        self.session.execute(
+            delete(LoginAttempt)
+            .where(LoginAttempt.email == email, LoginAttempt.source == source)
+            .execution_options(synchronize_session=False)
+        )
+
+    def purge_before(self, cutoff: datetime) -> None:
+        """Delete attempts older than ``cutoff``: they no longer count."""
+        self.session.execute(
+            delete(LoginAttempt)
+            .where(LoginAttempt.created_at < cutoff)
+            .execution_options(synchronize_session=False)
+        )

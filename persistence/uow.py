@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.db import get_session_factory
 from persistence.errors import AlreadyExists, DatabaseUnavailable, PersistenceError, TransientError
-from persistence.repositories import PostRepository, UserRepository
+from persistence.repositories import LoginAttemptRepository, PostRepository, UserRepository
 
 # MySQL/MariaDB error numbers worth a retry: deadlock, lock wait timeout.
 _MYSQL_RETRYABLE = {1213, 1205}
@@ -37,6 +37,7 @@ class UnitOfWork:
 
     users: UserRepository
     posts: PostRepository
+    login_attempts: LoginAttemptRepository
 
     def __init__(self, session_factory: sessionmaker[Session] | None = None) -> None:
         self._session_factory = session_factory
@@ -47,6 +48,7 @@ class UnitOfWork:
         self._session = factory()
         self.users = UserRepository(self._session)
         self.posts = PostRepository(self._session)
+        self.login_attempts = LoginAttemptRepository(self._session)
         return self
 
     def __exit__(

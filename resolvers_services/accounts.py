@@ -6,10 +6,12 @@ from persistence.errors import AlreadyExists
 from persistence.models import User
 from persistence.uow import UnitOfWork
 from resolvers_services.clock import utcnow
+from resolvers_services.login_throttle import begin_attempt, confirm_attempt, forget_attempts
 from resolvers_services.passwords import burn_verification_time, hash_password, verify_password
 from resolvers_services.tokens import issue_token, user_id_from_token
 from resolvers_services.transactions import run_in_transaction
 from schemas.errors import DomainError, ErrorCode
+from schemas.throttle import LoginAttempt
 from schemas.users import AuthResult, LoginInput, Principal, SignupInput, UserOut
 
 LOGIN_FAILED = "Invalid email or password"
@@ -42,14 +44,25 @@ def user_signup(*, uow: UnitOfWork, data: SignupInput) -> AuthResult:
     return _auth_result(user)
 
 
-def user_login(*, uow: UnitOfWork, data: LoginInput) -> AuthResult:
-    """A token for valid credentials; the same UNAUTHENTICATED for any bad pair."""
-    user = run_in_transaction(uow, lambda uow: uow.users.get_by_email(data.email))
+def user_login(*, uow: UnitOfWork, data: LoginInput, source: str) -> AuthResult:
+    """A token for valid credentials; the same UNAUTHENTICATED for any bad pair.
+
+    ``source`` is the client's address, for throttling failed logins.
+    """
+    attempt = LoginAttempt(email=data.email, source=source, created_at=utcnow())
+    run_in_transaction(uow, lambda uow: begin_attempt(uow, attempt))
+
+    def lookup(uow: UnitOfWork) -> User | None:
+        confirm_attempt(uow, attempt)
+        return uow.users.get_by_email(data.email)
+
+    user = run_in_transaction(uow, lookup)
     if user is None:
         burn_verification_time(data.password)
         raise DomainError(ErrorCode.UNAUTHENTICATED, LOGIN_FAILED)
     if not verify_password(data.password, user.password_hash):
         raise DomainError(ErrorCode.UNAUTHENTICATED, LOGIN_FAILED)
+    run_in_transaction(uow, lambda uow: forget_attempts(uow, attempt))
     return _auth_result(user)
 
 

@@ -87,6 +87,7 @@ def _test_settings(database_url: str) -> Iterator[None]:
     reset_posts_cache()
     yield
     with get_engine().begin() as conn:
+        conn.execute(text("DELETE FROM login_attempts"))
         conn.execute(text("DELETE FROM posts"))
         conn.execute(text("DELETE FROM users"))
     for name, value in saved.items():

@@ -47,20 +47,51 @@ def _env_list(name: str, default: list[str]) -> list[str]:
 
 DEBUG = _env_bool("DEBUG", False)
 
-# Secrets: explicit environment values win; otherwise generated once and kept
-# in var/secrets.json (git-ignored) so tokens survive restarts.
+# APP_ENV=production demands explicit, strong secrets and refuses to start without them.
+APP_ENV = os.environ.get("APP_ENV", "development").strip().lower()
+PRODUCTION = APP_ENV == "production"
+
+# Secrets: explicit environment values win; otherwise (outside production) they
+# are generated once and kept in var/secrets.json (git-ignored) so tokens survive
+# restarts.
 _SECRET_NAMES = ("SECRET_KEY", "JWT_SECRET")
-if all(os.environ.get(name) for name in _SECRET_NAMES):
+MIN_JWT_SECRET_BYTES = 32
+# Values seen in tutorials and templates: as good as public.
+_PLACEHOLDER_SECRETS = {
+    "secret",
+    "changeme",
+    "change-me",
+    "jwt-secret",
+    "your-secret-key",
+    "django-insecure",
+}
+
+
+def _check_secret(name: str, value: str) -> str:
+    if len(value.encode("utf-8")) < MIN_JWT_SECRET_BYTES:
+        raise ImproperlyConfigured(
+            f"{name} must be at least {MIN_JWT_SECRET_BYTES} bytes (HS256: RFC 7518 section 3.2)"
+        )
+    if value.strip().lower() in _PLACEHOLDER_SECRETS or value.startswith("django-insecure"):
+        raise ImproperlyConfigured(f"{name} is a well-known placeholder; set a random value")
+    return value
+
+
+if PRODUCTION:
+    _missing = [name for name in _SECRET_NAMES if not os.environ.get(name)]
+    if _missing:
+        raise ImproperlyConfigured(f"APP_ENV=production requires {', '.join(_missing)} to be set")
     _local_secrets: dict[str, str] = {}
+elif all(os.environ.get(name) for name in _SECRET_NAMES):
+    _local_secrets = {}
 else:
     _local_secrets = load_local_secrets(VAR_DIR / "secrets.json", _SECRET_NAMES)
-SECRET_KEY = os.environ.get("SECRET_KEY") or _local_secrets["SECRET_KEY"]
-JWT_SECRET = os.environ.get("JWT_SECRET") or _local_secrets["JWT_SECRET"]
-MIN_JWT_SECRET_BYTES = 32
-if len(JWT_SECRET.encode("utf-8")) < MIN_JWT_SECRET_BYTES:
-    raise ImproperlyConfigured(
-        f"JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes (HS256, RFC 7518 section 3.2)"
-    )
+SECRET_KEY = _check_secret(
+    "SECRET_KEY", os.environ.get("SECRET_KEY") or _local_secrets["SECRET_KEY"]
+)
+JWT_SECRET = _check_secret(
+    "JWT_SECRET", os.environ.get("JWT_SECRET") or _local_secrets["JWT_SECRET"]
+)
 JWT_LIFETIME_SECONDS = _env_int("JWT_LIFETIME_SECONDS", 3600, minimum=60)
 JWT_ISSUER = os.environ.get("JWT_ISSUER", "posts-api")
 
@@ -97,6 +128,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # /graphql is csrf-exempt (tokens ride in a header, never a cookie); anything
+    # added later is protected by default.
+    "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -135,7 +169,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "no-referrer"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-_HTTPS = _env_bool("HTTPS", False)
+_HTTPS = _env_bool("HTTPS", PRODUCTION)
 SECURE_SSL_REDIRECT = _HTTPS
 SESSION_COOKIE_SECURE = _HTTPS
 CSRF_COOKIE_SECURE = _HTTPS

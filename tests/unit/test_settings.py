@@ -1,0 +1,72 @@
+"""Settings refuse unsafe production configurations at start-up."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _check(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in {"JWT_SECRET", "SECRET_KEY", "APP_ENV"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", *args],
+        cwd=ROOT,
+        env={**base, "POSTS_VAR_DIR": str(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def _strong() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def test_production_refuses_to_start_without_explicit_secrets(tmp_path: Path) -> None:
+    result = _check(tmp_path, APP_ENV="production")
+    assert result.returncode != 0
+    assert "JWT_SECRET" in result.stderr
+
+
+@pytest.mark.parametrize("secret", ["short-secret", "x" * 31])
+def test_a_jwt_secret_under_32_bytes_is_refused(tmp_path: Path, secret: str) -> None:
+    result = _check(tmp_path, JWT_SECRET=secret, SECRET_KEY=_strong())
+    assert result.returncode != 0
+    assert "at least 32 bytes" in result.stderr
+
+
+def test_a_placeholder_secret_is_refused(tmp_path: Path) -> None:
+    result = _check(tmp_path, JWT_SECRET="django-insecure-" + "a" * 40, SECRET_KEY=_strong())
+    assert result.returncode != 0
+    assert "placeholder" in result.stderr
+
+
+def test_production_settings_pass_the_deploy_check(tmp_path: Path) -> None:
+    result = _check(
+        tmp_path,
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        APP_ENV="production",
+        JWT_SECRET=_strong(),
+        SECRET_KEY=_strong(),
+        ALLOWED_HOSTS="api.example.com",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_without_configuration_secrets_are_generated_once_and_kept(tmp_path: Path) -> None:
+    assert _check(tmp_path).returncode == 0
+    stored = (tmp_path / "secrets.json").read_text()
+    assert _check(tmp_path).returncode == 0
+    assert (tmp_path / "secrets.json").read_text() == stored
+    assert oct((tmp_path / "secrets.json").stat().st_mode & 0o777) == "0o600"

@@ -1,0 +1,90 @@
+"""Query shape limits: depth, aliases, tokens, expensive fields, introspection depth."""
+
+from __future__ import annotations
+
+import time
+
+from sqlalchemy import text
+
+from gql import limits
+from persistence.db import get_engine
+from tests.conftest import Api
+
+
+def _codes(body: dict[str, object]) -> set[str]:
+    errors = body["errors"]
+    assert isinstance(errors, list)
+    return {e["extensions"]["code"] for e in errors}
+
+
+def _users() -> int:
+    with get_engine().connect() as conn:
+        return int(conn.execute(text("SELECT COUNT(*) FROM users")).scalar_one())
+
+
+def test_aliased_signups_in_one_document_are_refused_before_any_runs(api: Api) -> None:
+    fields = " ".join(
+        f'a{i}: signup(email: "u{i}@example.com", password: "correct horse {i}") {{ token }}'
+        for i in range(10)
+    )
+    body = api.post(f"mutation {{ {fields} }}")
+    assert body["data"] is None
+    assert _codes(body) == {"BAD_USER_INPUT"}
+    assert _users() == 0
+
+
+def test_get_posts_twice_in_one_document_is_refused(api: Api) -> None:
+    token = api.token_for("limits@example.com")
+    body = api.post("{ a: getPosts { id } b: getPosts { id } }", token=token)
+    assert _codes(body) == {"BAD_USER_INPUT"}
+
+
+def test_get_posts_twice_through_fragments_is_refused(api: Api) -> None:
+    token = api.token_for("limits@example.com")
+    body = api.post(
+        "query { ...A ... on Query { getPosts { id } } } fragment A on Query { getPosts { id } }",
+        token=token,
+    )
+    assert _codes(body) == {"BAD_USER_INPUT"}
+
+
+def test_too_many_aliases_are_refused(api: Api) -> None:
+    fields = " ".join(f"t{i}: __typename" for i in range(50))
+    body = api.post(f"{{ {fields} }}")
+    assert _codes(body) == {"BAD_USER_INPUT"}
+
+
+def test_a_document_with_too_many_tokens_is_refused_quickly(api: Api) -> None:
+    body = api.post("{ " + "__typename " * 5000 + "}")
+    assert _codes(body) == {"BAD_USER_INPUT"}
+    assert "token" in body["errors"][0]["message"].lower()
+
+
+def test_a_deeply_nested_introspection_cycle_is_refused(api: Api) -> None:
+    inner = "fields { type { fields { type { fields { type { name } } } } } }"
+    body = api.post(f"{{ __schema {{ types {{ {inner} }} }} }}")
+    assert _codes(body) == {"BAD_USER_INPUT"}
+
+
+def test_validation_results_are_cached_across_requests(api: Api) -> None:
+    query = "{ __typename }"
+    api.post(query)
+    before = limits._validate.cache_info().hits
+    api.post(query)
+    api.post(query)
+    assert limits._validate.cache_info().hits >= before + 2
+
+
+def test_hostile_documents_are_answered_without_working_for_seconds(api: Api) -> None:
+    # Not a timing assertion on normal work: a guard that these are refused up front.
+    hostile = [
+        "{ " + "__typename " * 100_000 + "}",
+        "query { " + "a: __typename " * 2000 + "}",
+        "{" * 10_000,
+        "query Q($a: String) { __typename }" * 500,
+    ]
+    for document in hostile:
+        started = time.monotonic()
+        body = api.post(document)
+        assert _codes(body) == {"BAD_USER_INPUT"}
+        assert time.monotonic() - started < 5

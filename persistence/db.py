@@ -51,8 +51,8 @@ def build_engine(url: str) -> Engine:
             isolation_level="READ COMMITTED",
             connect_args={
                 "connect_timeout": timeout,
-                "read_timeout": 30,
-                "write_timeout": 30,
+                "read_timeout": settings.DATABASE_QUERY_TIMEOUT_SECONDS,
+                "write_timeout": settings.DATABASE_QUERY_TIMEOUT_SECONDS,
                 "init_command": f"SET SESSION innodb_lock_wait_timeout={int(timeout)}",
             },
         )

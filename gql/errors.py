@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from django.http import JsonResponse
 from graphql import GraphQLError
 
 from schemas.errors import DomainError, ErrorCode
@@ -47,3 +48,11 @@ def shape_error(error: GraphQLError) -> GraphQLError:
         return _with(error, error.message, {"code": ErrorCode.BAD_USER_INPUT.value})
     log.error("unexpected error in %s", ".".join(str(p) for p in error.path), exc_info=original)
     return _with(error, INTERNAL_MESSAGE, {"code": ErrorCode.INTERNAL_SERVER_ERROR.value})
+
+
+def error_response(
+    status: int, message: str, code: ErrorCode, **extensions: object
+) -> JsonResponse:
+    """A GraphQL-shaped JSON error body, for failures before GraphQL execution."""
+    body = {"errors": [{"message": message, "extensions": {"code": code.value, **extensions}}]}
+    return JsonResponse(body, status=status)

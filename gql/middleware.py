@@ -1,34 +1,21 @@
-"""Refuse oversized request bodies with 413 before they are read."""
+"""Refuse oversized (or unsized) request bodies before they are read."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from io import BytesIO
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
+from gql.errors import error_response
 from schemas.errors import ErrorCode
 
 
-def _too_large(limit: int) -> JsonResponse:
-    return JsonResponse(
-        {
-            "errors": [
-                {
-                    "message": f"Request body is larger than {limit} bytes",
-                    "extensions": {"code": ErrorCode.PAYLOAD_TOO_LARGE.value, "maxBytes": limit},
-                }
-            ]
-        },
-        status=413,
-    )
-
-
 class RequestSizeLimitMiddleware:
-    """413 for any body over settings.MAX_REQUEST_BYTES, judged by Content-Length when given.
+    """413 for any body over settings.MAX_REQUEST_BYTES, judged by Content-Length, unread.
 
-    A chunked body (no Content-Length) is read at most one byte past the cap.
+    Django reads only Content-Length bytes of a body, so a chunked body without
+    one would be silently dropped; it gets 411 Length Required instead.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -41,25 +28,16 @@ class RequestSizeLimitMiddleware:
             try:
                 length = int(declared)
             except ValueError:
-                return JsonResponse(
-                    {
-                        "errors": [
-                            {
-                                "message": "Invalid Content-Length",
-                                "extensions": {"code": ErrorCode.BAD_USER_INPUT.value},
-                            }
-                        ]
-                    },
-                    status=400,
-                )
+                return error_response(400, "Invalid Content-Length", ErrorCode.BAD_USER_INPUT)
             if length > limit:
-                return _too_large(limit)
-        elif request.META.get("wsgi.input_terminated"):
-            # Django reads a chunked body whole; bound it here instead. Setting the
-            # request's cached body is how Django itself keeps a body it has read.
-            body = request.read(limit + 1)
-            if len(body) > limit:
-                return _too_large(limit)
-            request._body = body
-            request._stream = BytesIO(body)
+                return error_response(
+                    413,
+                    f"Request body is larger than {limit} bytes",
+                    ErrorCode.PAYLOAD_TOO_LARGE,
+                    maxBytes=limit,
+                )
+        elif request.META.get("HTTP_TRANSFER_ENCODING"):
+            return error_response(
+                411, "A request body needs a Content-Length header", ErrorCode.BAD_USER_INPUT
+            )
         return self.get_response(request)

@@ -16,17 +16,10 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from gql.context import Context
-from gql.errors import shape_error
+from gql.errors import error_response, shape_error
 from gql.schema import schema
 from resolvers_services.health import system_health
 from schemas.errors import ErrorCode
-
-
-def error_response(status: int, message: str, code: ErrorCode) -> JsonResponse:
-    """A GraphQL-shaped JSON error body for failures before GraphQL execution."""
-    return JsonResponse(
-        {"errors": [{"message": message, "extensions": {"code": code.value}}]}, status=status
-    )
 
 
 # Tokens travel in a header, never in cookies, so cross-site request forgery has

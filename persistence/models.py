@@ -110,7 +110,8 @@ class Post(CreatedAt, Base):
 
     __tablename__ = "posts"
     __table_args__ = (
-        CheckConstraint(char_length(literal_column("text")) > 0, name="text_not_empty"),
+        # Bytes, not characters: SQLite's length() stops at a NUL, and NUL is legal text.
+        CheckConstraint(byte_length(literal_column("text")) > 0, name="text_not_empty"),
         CheckConstraint(
             byte_length(literal_column("text")) <= POST_MAX_BYTES, name="text_max_bytes"
         ),

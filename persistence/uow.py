@@ -12,6 +12,8 @@ from persistence.db import get_session_factory
 from persistence.errors import AlreadyExists, DatabaseUnavailable, PersistenceError, TransientError
 from persistence.repositories import LoginAttemptRepository, PostRepository, UserRepository
 
+# MySQL/MariaDB: duplicate key.
+_MYSQL_DUPLICATE = 1062
 # MySQL/MariaDB error numbers worth a retry: deadlock, lock wait timeout.
 _MYSQL_RETRYABLE = {1213, 1205}
 # Connection-level failures: server gone, lost, or refusing.
@@ -20,11 +22,15 @@ _MYSQL_UNAVAILABLE = {2002, 2003, 2005, 2006, 2013, 2055, 1040, 1053}
 
 def translate(exc: DBAPIError) -> PersistenceError:
     """Map a driver error to the persistence error the service layer handles."""
-    if isinstance(exc, IntegrityError):
-        return AlreadyExists(str(exc.orig))
     args = getattr(exc.orig, "args", ())
     code = args[0] if args and isinstance(args[0], int) else None
     message = str(exc.orig).lower()
+    if isinstance(exc, IntegrityError):
+        # Only a unique key means "already exists"; a failed CHECK or foreign key
+        # is a bug above this layer and must surface as one.
+        if code == _MYSQL_DUPLICATE or "unique constraint failed" in message:
+            return AlreadyExists(str(exc.orig))
+        return PersistenceError(str(exc.orig))
     if code in _MYSQL_RETRYABLE or "database is locked" in message or "deadlock" in message:
         return TransientError(str(exc.orig))
     if exc.connection_invalidated or code in _MYSQL_UNAVAILABLE or "unable to open" in message:

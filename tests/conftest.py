@@ -14,7 +14,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from persistence.db import get_engine, reset_engine
 from persistence.migrations import upgrade
@@ -39,6 +39,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(skip)
 
 
+def _server_url(url: str) -> URL:
+    """``url`` without its database (URL.set(database=None) keeps it in SQLAlchemy 2.1)."""
+    return make_url(url)._replace(database=None)
+
+
 def _create_mysql_database(url: str) -> str:
     """A fresh, uniquely named database on the server of ``url``; fails if unreachable."""
     parsed = make_url(url)
@@ -54,7 +59,7 @@ def _create_mysql_database(url: str) -> str:
 
 def _drop_mysql_database(url: str) -> None:
     parsed = make_url(url)
-    server = create_engine(parsed.set(database=None))
+    server = create_engine(_server_url(url))
     with server.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS `{parsed.database}`"))
     server.dispose()

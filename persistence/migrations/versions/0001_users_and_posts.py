@@ -52,7 +52,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name="fk_posts_user_id_users", ondelete="CASCADE"
         ),
-        sa.CheckConstraint(char_length(sa.column("text")) > 0, name="text_not_empty"),
+        # Bytes, not characters: SQLite's length() stops at a NUL, and NUL is legal text.
+        sa.CheckConstraint(byte_length(sa.column("text")) > 0, name="text_not_empty"),
         sa.CheckConstraint(byte_length(sa.column("text")) <= 1048576, name="text_max_bytes"),
         **MYSQL,
     )

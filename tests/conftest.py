@@ -48,7 +48,7 @@ def _create_mysql_database(url: str) -> str:
     """A fresh, uniquely named database on the server of ``url``; fails if unreachable."""
     parsed = make_url(url)
     name = f"{parsed.database or 'posts_api_test'}_{uuid.uuid4().hex[:8]}"
-    server = create_engine(parsed.set(database=None))
+    server = create_engine(_server_url(url))
     with server.connect() as conn:
         conn.execute(
             text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")

@@ -1,0 +1,87 @@
+"""Request size over a real socket: oversized bodies are refused before they are read."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.live_server import Server, server_env, start_server
+
+pytestmark = pytest.mark.slow
+
+MiB = 1024 * 1024
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
+    live = start_server(server_env(database_url, tmp_path / "var"), tmp_path / "gunicorn.log")
+    try:
+        live.wait_healthy()
+        yield live
+    finally:
+        live.stop()
+
+
+def _send(port: int, head: bytes, body_size: int, chunk: bytes = b"a" * 65536) -> bytes:
+    """Send ``head`` then up to ``body_size`` bytes, and return whatever the server answers."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(head)
+        sent = 0
+        try:
+            while sent < body_size:
+                sent += sock.send(chunk[: body_size - sent])
+        except OSError:
+            pass  # the server answered and closed: exactly what we want
+        sock.shutdown(socket.SHUT_WR) if sent >= body_size else None
+        answer = b""
+        try:
+            while part := sock.recv(65536):
+                answer += part
+        except OSError:
+            pass
+    return answer
+
+
+def test_a_50_mib_body_is_refused_quickly_without_the_worker_growing(server: Server) -> None:
+    before = server.rss_bytes()
+    head = (
+        b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (50 * MiB)
+    )
+    started = time.monotonic()
+    answer = _send(server.port, head, 50 * MiB)
+    elapsed = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert b'"code": "PAYLOAD_TOO_LARGE"' in answer
+    assert elapsed < 10  # a hang guard, not a benchmark
+    assert server.rss_bytes() - before < 10 * MiB
+
+
+def test_a_chunked_body_without_length_is_refused_with_411(server: Server) -> None:
+    head = (
+        b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b'18\r\n{"query":"{__typename}"}\r\n0\r\n\r\n'
+    )
+    answer = _send(server.port, head, 0)
+    assert answer.startswith(b"HTTP/1.1 411"), answer[:200]
+    assert b'"BAD_USER_INPUT"' in answer
+
+
+def test_a_legal_1_mib_post_passes_over_the_wire(server: Server) -> None:
+    token = server.graphql(
+        "mutation($e: String!, $p: String!) { signup(email: $e, password: $p) { token } }",
+        {"e": "wire@example.com", "p": "correct horse battery staple"},
+    )["data"]["signup"]["token"]
+    text = "ü" * (MiB // 2)  # 2 bytes each: exactly 1 MiB, escaped as \\u00fc on the wire
+    body = server.graphql(
+        "mutation($t: String!) { addPost(text: $t) { postId post { text } } }",
+        {"t": text},
+        token=token,
+    )
+    assert "errors" not in body, str(body)[:300]
+    assert body["data"]["addPost"]["post"]["text"] == text

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from cross_web import HTTPException
+from cross_web.request._django import DjangoHTTPRequestAdapter
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
@@ -20,6 +21,14 @@ from gql.errors import error_response, shape_error
 from gql.schema import schema
 from resolvers_services.health import system_health
 from schemas.errors import ErrorCode
+
+
+class _Utf8JsonRequestAdapter(DjangoHTTPRequestAdapter):
+    """Hands the raw body to parse_json, which decodes it (cross_web's decode() would raise)."""
+
+    @property
+    def body(self) -> bytes:
+        return bytes(self.request.body)
 
 
 # Tokens travel in a header, never in cookies, so cross-site request forgery has
@@ -41,6 +50,21 @@ class GraphQLEndpoint(GraphQLView[Context, None]):
             return self.run(request=request)
         except HTTPException as exc:
             return error_response(exc.status_code, exc.reason, ErrorCode.BAD_USER_INPUT)
+
+    request_adapter_class = _Utf8JsonRequestAdapter
+
+    def parse_json(self, data: str | bytes) -> Any:
+        # Stricter than Strawberry's: the body must be UTF-8 (RFC 8259 section 8.1),
+        # nesting must not exhaust the stack, and the top level must be an object
+        # (or an array, which the batching check then refuses).
+        try:
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+            parsed = json.loads(text)
+        except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "The request body must be a JSON object")
+        return parsed
 
     def process_result(self, request: HttpRequest, result: ExecutionResult) -> GraphQLHTTPResponse:
         if result.errors:

@@ -28,6 +28,8 @@ NAMING_CONVENTION = {
 }
 
 MYSQL_TABLE_ARGS = {
+    # Never reuse an id on SQLite (a deleted user's token must not fit a new user).
+    "sqlite_autoincrement": True,
     "mysql_engine": "InnoDB",
     "mysql_charset": "utf8mb4",
     "mysql_collate": "utf8mb4_unicode_ci",

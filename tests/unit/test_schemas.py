@@ -1,0 +1,175 @@
+"""Input validation: signup and login inputs, and the BAD_USER_INPUT error that names fields."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from schemas.base import parse_input
+from schemas.errors import DomainError, ErrorCode
+from schemas.posts import PostDeleteInput
+from schemas.users import LoginInput, SignupInput
+
+GOOD_PASSWORD = "correct horse battery staple"
+
+
+def rejected(model: type[BaseModel], **data: Any) -> DomainError:
+    with pytest.raises(DomainError) as caught:
+        parse_input(model, **data)
+    assert caught.value.code is ErrorCode.BAD_USER_INPUT
+    return caught.value
+
+
+def email_of_length(length: int) -> str:
+    """A syntactically valid address of exactly ``length`` characters (64-char local part)."""
+    local = "a" * 64
+    labels: list[str] = []
+    remaining = length - len(local) - 1 - len(".com")
+    while remaining > 0:
+        label = min(remaining, 63)
+        if remaining - label == 1:  # never leave room for only the dot
+            label -= 1
+        labels.append("b" * label)
+        remaining -= label + 1
+    address = f"{local}@{'.'.join(labels)}.com"
+    assert len(address) == length
+    return address
+
+
+@pytest.mark.parametrize("model", [SignupInput, LoginInput])
+def test_email_is_trimmed_and_lower_cased(model: type[SignupInput | LoginInput]) -> None:
+    data = parse_input(model, email="  Alice.Smith@Example.COM \t", password=GOOD_PASSWORD)
+    assert data.email == "alice.smith@example.com"
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "",
+        "   ",
+        "alice",
+        "alice@",
+        "@example.com",
+        "alice@@example.com",
+        "alice@example",
+        "alice example@example.com",
+        "alice@exa mple.com",
+        "a@b",
+        "alice@-example.com",
+        "alice@example..com",
+    ],
+)
+@pytest.mark.parametrize("model", [SignupInput, LoginInput])
+def test_invalid_email_is_bad_user_input_naming_email(
+    model: type[SignupInput | LoginInput], email: str
+) -> None:
+    error = rejected(model, email=email, password=GOOD_PASSWORD)
+    assert set(error.fields) == {"email"}
+
+
+def test_email_of_254_characters_is_accepted() -> None:
+    email = email_of_length(254)
+    assert parse_input(SignupInput, email=email, password=GOOD_PASSWORD).email == email
+
+
+def test_email_of_254_characters_is_accepted_with_whitespace_around_it() -> None:
+    email = email_of_length(254)
+    data = parse_input(SignupInput, email=f"  {email.upper()}\n", password=GOOD_PASSWORD)
+    assert data.email == email
+
+
+def test_email_over_254_characters_is_rejected() -> None:
+    error = rejected(SignupInput, email=email_of_length(255), password=GOOD_PASSWORD)
+    assert set(error.fields) == {"email"}
+
+
+def test_password_of_7_characters_is_rejected() -> None:
+    error = rejected(SignupInput, email="alice@example.com", password="Xk9#pQ2")
+    assert set(error.fields) == {"password"}
+
+
+def test_password_of_8_uncommon_characters_is_accepted() -> None:
+    data = parse_input(SignupInput, email="alice@example.com", password="Xk9#pQ2!")
+    assert data.password == "Xk9#pQ2!"
+
+
+def test_password_of_128_characters_is_accepted() -> None:
+    password = "Zq7!" * 32
+    assert (
+        parse_input(SignupInput, email="alice@example.com", password=password).password == password
+    )
+
+
+def test_password_of_129_characters_is_rejected() -> None:
+    error = rejected(SignupInput, email="alice@example.com", password="Zq7!" * 32 + "x")
+    assert set(error.fields) == {"password"}
+
+
+def test_password_length_counts_characters_not_bytes() -> None:
+    password = "\N{GRINNING FACE}" * 128  # 512 bytes, 128 characters
+    assert (
+        parse_input(SignupInput, email="alice@example.com", password=password).password == password
+    )
+    rejected(SignupInput, email="alice@example.com", password=password + "x")
+
+
+@pytest.mark.parametrize("password", ["password123", "qwertyuiop", "PASSWORD123", "iloveyou1"])
+def test_common_password_is_rejected_at_signup(password: str) -> None:
+    error = rejected(SignupInput, email="alice@example.com", password=password)
+    assert set(error.fields) == {"password"}
+    assert "common" in error.fields["password"].lower()
+
+
+def test_common_password_is_not_judged_at_login() -> None:
+    # Login compares; refusing it there would only hide which passwords exist.
+    assert parse_input(LoginInput, email="alice@example.com", password="password123")
+
+
+def test_whitespace_in_a_password_is_kept() -> None:
+    password = "  leading and trailing spaces \t"
+    assert (
+        parse_input(SignupInput, email="alice@example.com", password=password).password == password
+    )
+    assert (
+        parse_input(LoginInput, email="alice@example.com", password=password).password == password
+    )
+
+
+def test_a_password_of_spaces_is_not_trimmed_to_nothing() -> None:
+    # 8 spaces are 8 characters: not trimmed (whether strong enough is Django's call).
+    data = parse_input(LoginInput, email="alice@example.com", password=" " * 8)
+    assert data.password == " " * 8
+
+
+@pytest.mark.parametrize("password", ["", "x" * 129])
+def test_login_password_must_be_1_to_128_characters(password: str) -> None:
+    error = rejected(LoginInput, email="alice@example.com", password=password)
+    assert set(error.fields) == {"password"}
+
+
+def test_every_failing_field_is_named_with_its_reason() -> None:
+    error = rejected(SignupInput, email="not an email", password="short")
+    assert set(error.fields) == {"email", "password"}
+    assert all(reason for reason in error.fields.values())
+    extensions = error.extensions()
+    assert extensions["code"] == "BAD_USER_INPUT"
+    assert extensions["fields"] == error.fields
+
+
+def test_failing_field_is_named_as_the_graphql_argument() -> None:
+    error = rejected(PostDeleteInput, post_id="not-a-number")
+    assert set(error.fields) == {"postId"}
+
+
+@pytest.mark.parametrize("post_id", ["0", "-1", str(2**63), "1.5", ""])
+def test_post_id_outside_the_id_range_is_bad_user_input(post_id: str) -> None:
+    assert set(rejected(PostDeleteInput, post_id=post_id).fields) == {"postId"}
+
+
+def test_error_messages_carry_no_internals() -> None:
+    error = rejected(SignupInput, email="bad", password="short")
+    text = error.message + " ".join(error.fields.values())
+    for leak in ("Traceback", "pydantic", "ValidationError", ".py", "https://"):
+        assert leak not in text

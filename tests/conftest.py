@@ -191,3 +191,15 @@ def error_code(body: dict[str, Any]) -> str:
 @pytest.fixture
 def api() -> Api:
     return Api(Client())
+
+
+@pytest.fixture
+def alice(api: Api) -> str:
+    """A token for a freshly signed-up alice@example.com."""
+    return api.token_for("alice@example.com")
+
+
+@pytest.fixture
+def bob(api: Api) -> str:
+    """A token for a freshly signed-up bob@example.com."""
+    return api.token_for("bob@example.com")

@@ -48,16 +48,6 @@ def assert_denied(body: dict[str, Any], field: str) -> None:
     assert body["errors"][0]["path"] == [field]
 
 
-@pytest.fixture
-def alice(api: Api) -> str:
-    return api.token_for("alice@example.com")
-
-
-@pytest.fixture
-def bob(api: Api) -> str:
-    return api.token_for("bob@example.com")
-
-
 def _claims_for(token: str) -> dict[str, Any]:
     claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
     return claims

@@ -27,16 +27,6 @@ def added(body: dict[str, Any]) -> dict[str, Any]:
     return payload
 
 
-@pytest.fixture
-def alice(api: Api) -> str:
-    return api.token_for("alice@example.com")
-
-
-@pytest.fixture
-def bob(api: Api) -> str:
-    return api.token_for("bob@example.com")
-
-
 class Snapshot:
     """Both users' lists and the table's row count, to compare after a denial."""
 

@@ -1,0 +1,753 @@
+"""Hostile-client fuzzing: random values at every argument, random documents, random bodies.
+
+Whatever a client sends, the answer must be a clean one: HTTP status below 500,
+a JSON body, every error with a message and a code from the contract (never
+INTERNAL_SERVER_ERROR, which only a bug may cause), and nothing in the response
+that looks like a stack trace, SQL driver or file path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+import pytest
+from django.conf import settings
+from django.test import Client
+from hypothesis import HealthCheck, event, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
+
+from resolvers_services.tokens import issue_token
+from tests.conftest import Api
+
+# Every code a client may cause (the contract's table minus INTERNAL_SERVER_ERROR).
+CLIENT_CODES = {
+    "BAD_USER_INPUT",
+    "UNAUTHENTICATED",
+    "CONFLICT",
+    "NOT_FOUND",
+    "PAYLOAD_TOO_LARGE",
+    "RATE_LIMITED",
+}
+# Signs of a leaked stack trace, SQL driver or path (compared case-insensitively).
+LEAK_MARKERS = (
+    "Traceback",
+    'File "',
+    '.py"',
+    "sqlalchemy",
+    "MySQLdb",
+    "sqlite3",
+    "IntegrityError",
+    "OperationalError",
+    "/work/",
+    "site-packages",
+)
+
+# FUZZ_EXAMPLES=2000 for a deeper run than the suite's default.
+FUZZ = hsettings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")),
+    deadline=None,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.large_base_example,
+    ],
+)
+
+# ---------------------------------------------------------------------------
+# Sending and checking
+# ---------------------------------------------------------------------------
+
+
+def encode_payload(payload: Any, *, raw_utf8: bool) -> bytes:
+    """JSON as a client would send it: ASCII with escapes, or raw UTF-8 when encodable."""
+    if raw_utf8:
+        try:
+            return json.dumps(payload, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate only travels as an escape
+            pass
+    return json.dumps(payload).encode("ascii")
+
+
+def send(
+    client: Client,
+    body: bytes,
+    *,
+    content_type: str = "application/json",
+    authorization: str | None = None,
+    sent: str = "",
+) -> dict[str, Any]:
+    """POST ``body`` to /graphql and check the answer is clean; return the decoded body.
+
+    ``sent`` is everything the client put in (for the leak check: a marker the
+    client sent may be echoed back in a validation message).
+    """
+    extra = {} if authorization is None else {"HTTP_AUTHORIZATION": authorization}
+    response = client.generic("POST", "/graphql", body, content_type=content_type, **extra)
+    return check_response(response, sent=sent + body.decode("utf-8", "replace"))
+
+
+def check_response(response: Any, *, sent: str) -> dict[str, Any]:
+    status = response.status_code
+    content: bytes = response.content
+    preview = content[:600]
+    assert status < 500, f"HTTP {status}: {preview!r}"
+    assert "json" in response.get("Content-Type", ""), (response.get("Content-Type"), preview)
+    try:
+        body = json.loads(content)
+    except ValueError as exc:
+        raise AssertionError(f"response body is not JSON ({exc}): {preview!r}") from None
+    assert isinstance(body, dict), preview
+    if status >= 400:
+        assert body.get("errors"), f"HTTP {status} without errors: {preview!r}"
+    if "errors" in body:
+        errors = body["errors"]
+        assert isinstance(errors, list), preview
+        assert errors, preview
+        for error in errors:
+            assert isinstance(error, dict), preview
+            assert isinstance(error.get("message"), str), preview
+            extensions = error.get("extensions")
+            assert isinstance(extensions, dict), f"error without extensions: {error!r}"
+            assert extensions.get("code") in CLIENT_CODES, f"code not a client code: {error!r}"
+    else:
+        assert "data" in body, preview
+    if (
+        currently_in_test_context()
+    ):  # what answers the fuzzing reached (--hypothesis-show-statistics)
+        codes = sorted({e["extensions"]["code"] for e in body.get("errors") or []})
+        event(f"HTTP {status} {'+'.join(codes) or 'ok'}")
+    text = content.decode("utf-8", "replace").lower()
+    sent_lower = sent.lower()
+    for marker in LEAK_MARKERS:
+        needle = marker.lower()
+        if needle in text and needle not in sent_lower:
+            raise AssertionError(f"response leaks {marker!r}: {preview!r}")
+    return body
+
+
+# ---------------------------------------------------------------------------
+# Strategies
+# ---------------------------------------------------------------------------
+
+# Every code point, lone surrogates included.
+ANY_CHAR = st.characters(codec=None, exclude_categories=())
+CONTROL_CHAR = st.characters(max_codepoint=0x1F) | st.sampled_from(
+    ["\x7f", "\x85", "\u2028", "\u2029", "\ufeff", "\u200b", "\u202e", "\ud800", "\udfff"]
+)
+INTERESTING_STRINGS = [
+    "",
+    " ",
+    "\t\n\r ",
+    "\x00",
+    "null",
+    "0",
+    "-1",
+    "1e309",
+    "9" * 40,
+    "' OR 1=1 --",
+    "Robert'); DROP TABLE users;--",
+    "%s%s%n%x",
+    "{{7*7}}",
+    "<script>alert(1)</script>",
+    "../../../../etc/passwd",
+    "a@b.co",
+    "  MiXeD@Example.COM ",
+    "user@[127.0.0.1]",
+    '"quoted local"@example.com',
+    "用户@例子.广告",
+    "a" * 64 + "@" + "b" * 63 + ".com",
+    "a" * 250 + "@x.co",
+    "p" * 72,
+    "p" * 72 + "X",
+    "p" * 128,
+    "p" * 129,
+    "\U0001f600" * 300,
+    "\u202eevil",
+    "Bearer x",
+    "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.",
+    "a.b.c",
+    "...",
+]
+
+
+def _repeat(unit: str, length: int) -> str:
+    return (unit * (length // len(unit) + 1))[:length]
+
+
+# ~1 to ~2.1 million characters: around the 1 MiB post limit and the 8 MiB body cap.
+HUGE_TEXT = st.builds(
+    _repeat,
+    st.sampled_from(["a", " ", "\x01", "é", "\U0001f600", "ab\u0000", "\ud800", "x\n"]),
+    st.one_of(
+        st.integers(min_value=1_000_000, max_value=2_100_000),
+        st.sampled_from([1_048_575, 1_048_576, 1_048_577, 262_144, 262_145]),
+    ),
+)
+NASTY_TEXT = st.one_of(
+    st.text(alphabet=ANY_CHAR, max_size=40),
+    st.text(alphabet=CONTROL_CHAR, max_size=20),
+    st.sampled_from(INTERESTING_STRINGS),
+)
+BIG_INTS = st.sampled_from(
+    [2**31, -(2**31) - 1, 2**53 + 1, 2**63 - 1, 2**63, -(2**63), 2**64, 10**100, -(10**300)]
+)
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    BIG_INTS,
+    st.floats(),  # NaN and infinities too: json.dumps writes them, Python's json reads them
+    NASTY_TEXT,
+)
+ANY_JSON = st.recursive(
+    SCALARS,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.text(alphabet=ANY_CHAR, max_size=8), children, max_size=4)
+    ),
+    max_leaves=8,
+)
+
+
+def arg(*specific: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """A value for one argument: half plausible ones, else any JSON or a huge string."""
+    plausible = st.one_of(*specific)
+    return st.one_of(plausible, plausible, ANY_JSON, HUGE_TEXT)
+
+
+EMAILS = st.one_of(
+    st.emails(),
+    st.emails().map(lambda e: f"  {e.upper()} "),
+    st.builds(lambda local, d: f"{local}@{d}", NASTY_TEXT, st.sampled_from(["x.co", "例子.广告"])),
+)
+PASSWORDS = st.one_of(
+    st.text(alphabet=ANY_CHAR, min_size=8, max_size=130),
+    st.text(min_size=8, max_size=128),
+    st.sampled_from(["password", "12345678", "correct horse battery staple", "p" * 129]),
+)
+IDS = st.one_of(
+    st.integers(),
+    st.integers().map(str),
+    st.sampled_from(["1", " 1", "1 ", "+1", "01", "1.0", "0x1", "1e3", "1_000", "٣", "-0", "0"]),
+)
+# Header values as a WSGI server delivers them: latin-1 text without CR, LF or NUL.
+HEADER_TEXT = st.text(
+    alphabet=st.characters(min_codepoint=0x01, max_codepoint=0xFF, exclude_characters="\r\n"),
+    max_size=80,
+)
+
+
+def _latin1(value: str) -> str:
+    text = value.encode("utf-8", "surrogatepass").decode("latin-1")
+    return text.replace("\r", "").replace("\n", "").replace("\x00", "")
+
+
+@dataclass(frozen=True)
+class Victims:
+    """Two real accounts, with good tokens, forged ones, and one post each."""
+
+    tokens: tuple[str, ...]
+    forged: tuple[str, ...]
+    post_ids: tuple[str, ...]
+
+    def token_values(self) -> st.SearchStrategy[str]:
+        good = st.sampled_from(self.tokens)
+        return st.one_of(
+            good,
+            st.builds(_tamper, good, st.integers(min_value=0, max_value=10_000), ANY_CHAR),
+            st.sampled_from(self.forged),
+            NASTY_TEXT,
+        )
+
+    def token_args(self) -> st.SearchStrategy[Any]:
+        return arg(self.token_values())
+
+    def headers(self) -> st.SearchStrategy[str | None]:
+        return st.one_of(
+            st.none(),
+            self.token_values().map(lambda t: _latin1(f"Bearer {t}")),
+            st.sampled_from(self.tokens).map(lambda t: f"  bearer   {t}  "),
+            HEADER_TEXT,
+            st.sampled_from(["Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer a b", "Token x"]),
+        )
+
+    def is_valid(self, value: object) -> bool:
+        return isinstance(value, str) and value in self.tokens
+
+    def presented_valid_token(self, header: str | None, token_arg: object) -> bool:
+        """Whether the request carried a real token (header or argument)."""
+        if self.is_valid(token_arg):
+            return True
+        return header is not None and any(token in header for token in self.tokens)
+
+
+def _tamper(token: str, position: int, char: str) -> str:
+    index = position % len(token)
+    variants = (
+        token[:index] + char + token[index + 1 :],
+        token[:index],
+        token + char,
+        token.swapcase(),
+        ".".join(reversed(token.split("."))),
+    )
+    return variants[position % len(variants)]
+
+
+def _forged_tokens(user_id: int) -> tuple[str, ...]:
+    now = datetime.now(UTC)
+    claims = {
+        "sub": str(user_id),
+        "iat": now,
+        "nbf": now,
+        "exp": now + timedelta(hours=1),
+        "iss": settings.JWT_ISSUER,
+    }
+    unsigned = jwt.encode(claims, key="", algorithm="none")  # type: ignore[arg-type]
+    return (
+        unsigned,
+        unsigned + "AAAA",
+        jwt.encode(claims, "x" * 64, algorithm="HS256"),  # wrong secret
+        jwt.encode(claims, settings.JWT_SECRET, algorithm="HS512"),  # algorithm not allowed
+        issue_token(user_id=user_id, now=now - timedelta(days=2)),  # expired
+        issue_token(user_id=user_id + 10_000),  # a user who does not exist
+    )
+
+
+@pytest.fixture
+def victims(api: Api) -> Victims:
+    tokens: list[str] = []
+    post_ids: list[str] = []
+    forged: list[str] = []
+    for email in ("victim-a@example.com", "victim-b@example.com"):
+        body = api.signup(email)
+        token = body["data"]["signup"]["token"]
+        tokens.append(token)
+        forged.extend(_forged_tokens(int(body["data"]["signup"]["user"]["id"])))
+        post = api.add_post("hello", token=token)
+        post_ids.append(post["data"]["addPost"]["postId"])
+    return Victims(tokens=tuple(tokens), forged=tuple(forged), post_ids=tuple(post_ids))
+
+
+@pytest.fixture
+def client() -> Client:
+    # Unhandled exceptions become the 500 a real client would see, not a test crash.
+    return Client(raise_request_exception=False)
+
+
+def variables_of(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+    """Usually every variable, sometimes any may be missing; sometimes an undeclared one."""
+    return st.one_of(
+        st.fixed_dictionaries(fields, optional={"zz": ANY_JSON}),
+        st.fixed_dictionaries({}, optional={**fields, "zz": ANY_JSON}),
+    )
+
+
+def call(
+    client: Client,
+    query: str,
+    variables: dict[str, Any],
+    *,
+    header: str | None,
+    raw_utf8: bool,
+) -> dict[str, Any]:
+    payload = {"query": query, "variables": variables}
+    return send(
+        client,
+        encode_payload(payload, raw_utf8=raw_utf8),
+        authorization=header,
+        sent=f"{header or ''}{variables!r}",
+    )
+
+
+# ---------------------------------------------------------------------------
+# Every operation, every argument
+# ---------------------------------------------------------------------------
+
+SIGNUP_DOCS = [
+    "mutation($e: String!, $p: String!) { signup(email: $e, password: $p) { token user { id email } } }",
+    "mutation($e: String, $p: String) { signup(email: $e, password: $p) { token } }",
+    "mutation($e: [String!]!, $p: Int!) { signup(email: $e, password: $p) { token } }",
+]
+LOGIN_DOCS = [
+    "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token user { id email } } }",
+    "mutation($e: String, $p: String) { login(email: $e, password: $p) { token } }",
+]
+ADD_POST_DOCS = [
+    "mutation($t: String!, $k: String) { addPost(text: $t, token: $k) { postId post { id text createdAt } } }",
+    "mutation($t: String, $k: String!) { addPost(text: $t, token: $k) { postId } }",
+    "mutation($t: String!) { addPost(text: $t) { postId } }",
+]
+GET_POSTS_DOCS = [
+    "query($k: String) { getPosts(token: $k) { id text createdAt } }",
+    "query($k: String!) { getPosts(token: $k) { id } }",
+    "query($k: ID) { getPosts(token: $k) { id } }",
+]
+DELETE_POST_DOCS = [
+    "mutation($id: ID!, $k: String) { deletePost(postId: $id, token: $k) { postId } }",
+    "mutation($id: String!, $k: String) { deletePost(postId: $id, token: $k) { postId } }",
+    "mutation($id: Int, $k: String) { deletePost(postId: $id, token: $k) { postId } }",
+]
+
+
+def docs(variants: list[str]) -> st.SearchStrategy[str]:
+    """The well-typed document (the first) half the time, else an ill-typed variant."""
+    return st.one_of(st.just(variants[0]), st.sampled_from(variants))
+
+
+@FUZZ
+@given(
+    request=st.tuples(
+        docs(SIGNUP_DOCS),
+        variables_of(e=arg(EMAILS, NASTY_TEXT), p=arg(PASSWORDS, NASTY_TEXT)),
+    ),
+    raw_utf8=st.booleans(),
+    data=st.data(),
+)
+def test_signup_survives_any_variables(
+    client: Client,
+    victims: Victims,
+    request: tuple[str, dict[str, Any]],
+    raw_utf8: bool,
+    data: st.DataObject,
+) -> None:
+    query, variables = request
+    header = data.draw(victims.headers(), label="authorization")
+    call(client, query, variables, header=header, raw_utf8=raw_utf8)
+
+
+@FUZZ
+@given(
+    request=st.tuples(
+        docs(LOGIN_DOCS),
+        variables_of(
+            e=arg(EMAILS, NASTY_TEXT, st.just("victim-a@example.com")),
+            p=arg(PASSWORDS, NASTY_TEXT, st.just("correct horse battery staple")),
+        ),
+    ),
+    raw_utf8=st.booleans(),
+    data=st.data(),
+)
+def test_login_survives_any_variables(
+    client: Client,
+    victims: Victims,
+    request: tuple[str, dict[str, Any]],
+    raw_utf8: bool,
+    data: st.DataObject,
+) -> None:
+    query, variables = request
+    header = data.draw(victims.headers(), label="authorization")
+    call(client, query, variables, header=header, raw_utf8=raw_utf8)
+
+
+@FUZZ
+@given(query=docs(ADD_POST_DOCS), raw_utf8=st.booleans(), data=st.data())
+def test_add_post_survives_any_variables(
+    client: Client, victims: Victims, query: str, raw_utf8: bool, data: st.DataObject
+) -> None:
+    variables = data.draw(
+        variables_of(t=arg(NASTY_TEXT, st.text(min_size=1)), k=victims.token_args()),
+        label="variables",
+    )
+    header = data.draw(victims.headers(), label="authorization")
+    body = call(client, query, variables, header=header, raw_utf8=raw_utf8)
+    if body.get("data") and body["data"].get("addPost"):
+        assert victims.presented_valid_token(header, variables.get("k")), body
+
+
+@FUZZ
+@given(query=docs(GET_POSTS_DOCS), raw_utf8=st.booleans(), data=st.data())
+def test_get_posts_survives_any_variables(
+    client: Client, victims: Victims, query: str, raw_utf8: bool, data: st.DataObject
+) -> None:
+    variables = data.draw(variables_of(k=victims.token_args()), label="variables")
+    header = data.draw(victims.headers(), label="authorization")
+    body = call(client, query, variables, header=header, raw_utf8=raw_utf8)
+    if body.get("data") and body["data"].get("getPosts") is not None:
+        assert victims.presented_valid_token(header, variables.get("k")), body
+
+
+@FUZZ
+@given(query=docs(DELETE_POST_DOCS), raw_utf8=st.booleans(), data=st.data())
+def test_delete_post_survives_any_variables(
+    client: Client, victims: Victims, query: str, raw_utf8: bool, data: st.DataObject
+) -> None:
+    variables = data.draw(
+        variables_of(id=arg(IDS, st.sampled_from(victims.post_ids)), k=victims.token_args()),
+        label="variables",
+    )
+    header = data.draw(victims.headers(), label="authorization")
+    body = call(client, query, variables, header=header, raw_utf8=raw_utf8)
+    if body.get("data") and body["data"].get("deletePost"):
+        assert victims.presented_valid_token(header, variables.get("k")), body
+
+
+# ---------------------------------------------------------------------------
+# Random documents
+# ---------------------------------------------------------------------------
+
+DOC_PIECES = [
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    ":",
+    "=",
+    ",",
+    "|",
+    "&",
+    "$k",
+    "$t",
+    "$id",
+    "$b",
+    "String",
+    "String!",
+    "ID!",
+    "Int",
+    "Boolean!",
+    "query",
+    "mutation",
+    "subscription",
+    "fragment F on Query",
+    "fragment F on Mutation",
+    "F",
+    "on",
+    "Query",
+    "Mutation",
+    "...",
+    "...F",
+    "... on Query",
+    "@include(if: true)",
+    "@skip(if: $b)",
+    "@deprecated",
+    "@specifiedBy(url: 1)",
+    "getPosts",
+    "addPost",
+    "deletePost",
+    "signup",
+    "login",
+    "token",
+    "token:",
+    "text:",
+    "postId:",
+    "email:",
+    "password:",
+    "text",
+    "postId",
+    "post",
+    "id",
+    "createdAt",
+    "user",
+    "email",
+    "__typename",
+    "__schema { types { name fields { name } } }",
+    '__type(name: "Post") { name }',
+    "a:",
+    "b:",
+    '"x"',
+    '"""block\nstring"""',
+    '"\\u0000"',
+    '"\\ud800"',
+    "1",
+    "-0",
+    "1.5e3",
+    "99999999999999999999999",
+    "null",
+    "true",
+    "#comment\n",
+    "\ufeff",
+    "\u00a0",
+    '"a@b.co"',
+    '"Sup3r-secret-pass"',
+    '"hi"',
+]
+DOC_TEMPLATES = [
+    "{{ getPosts{0} {{ id{1} }} }}",
+    "mutation {{ addPost(text: {0}){1} {{ postId }} }}",
+    "mutation {{ deletePost(postId: {0}){1} {{ postId }} }}",
+    "mutation {{ signup(email: {0}, password: {1}) {{ token }} }}",
+    "mutation {{ login(email: {0}, password: {1}) {{ token }} }}",
+]
+PIECES = st.lists(st.sampled_from(DOC_PIECES), max_size=40).map(" ".join)
+DOCUMENTS = st.one_of(
+    st.text(alphabet=ANY_CHAR, max_size=200),
+    PIECES,
+    st.builds(lambda t, a, b: t.format(a, b), st.sampled_from(DOC_TEMPLATES), PIECES, PIECES),
+    st.builds(
+        lambda n, open_, close: open_ * n + close * n,
+        st.integers(min_value=1, max_value=3000),
+        st.sampled_from(["{", "{ getPosts ", "{ a: getPosts { ", "[", "(", "... on Query {"]),
+        st.sampled_from(["}", "]", ")", " id }"]),
+    ),
+    st.builds(
+        lambda n: "{ getPosts(token: " + "[" * n + '"x"' + "]" * n + ") { id } }",
+        st.integers(min_value=1, max_value=2000),
+    ),
+    st.builds(lambda n: "{ " + "a: getPosts { id } " * n + "}", st.integers(0, 50)),
+    st.builds(lambda n: "query " + "{ __typename } " * n, st.integers(1, 600)),
+)
+
+
+@FUZZ
+@given(
+    payload=st.fixed_dictionaries(
+        {
+            "query": DOCUMENTS,
+            "variables": st.one_of(
+                st.none(),
+                st.dictionaries(st.sampled_from(["k", "t", "id", "b", "e"]), ANY_JSON, max_size=3),
+            ),
+        },
+        optional={
+            "operationName": st.one_of(st.sampled_from(["F", "Query", ""]), ANY_JSON),
+            "extensions": ANY_JSON,
+        },
+    ),
+    raw_utf8=st.booleans(),
+    data=st.data(),
+)
+def test_any_document_gets_a_clean_answer(
+    client: Client,
+    victims: Victims,
+    payload: dict[str, Any],
+    raw_utf8: bool,
+    data: st.DataObject,
+) -> None:
+    header = data.draw(
+        st.one_of(st.none(), st.sampled_from(victims.tokens).map(lambda t: f"Bearer {t}")),
+        label="authorization",
+    )
+    send(
+        client,
+        encode_payload(payload, raw_utf8=raw_utf8),
+        authorization=header,
+        sent=f"{payload!r}",
+    )
+
+
+# ---------------------------------------------------------------------------
+# Random bodies
+# ---------------------------------------------------------------------------
+
+CONTENT_TYPES = [
+    "application/json",
+    "application/json; charset=utf-8",
+    "application/json; charset=latin-1",
+    "application/json; charset=utf-16",
+    "application/graphql",
+    "application/graphql-response+json",
+    "text/plain",
+    "multipart/form-data; boundary=xyz",
+    "application/x-www-form-urlencoded",
+    "text/event-stream",
+    "",
+]
+JSONISH_PIECES = [
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    '"query"',
+    '"variables"',
+    '"operationName"',
+    '"extensions"',
+    '"{ getPosts { id } }"',
+    '"{ __typename }"',
+    '"mutation { addPost(text: \\"x\\") { postId } }"',
+    "null",
+    "true",
+    "0",
+    "-1e999",
+    "NaN",
+    "-Infinity",
+    '"\\ud800"',
+    '"\\u0000"',
+    '"\\x"',
+    "1" * 4301,
+    "[" * 3000,
+    "\xff",
+]
+
+
+@FUZZ
+@given(
+    body=st.one_of(st.binary(max_size=300), st.binary(max_size=20).map(lambda b: b * 500)),
+    content_type=st.sampled_from(CONTENT_TYPES),
+)
+def test_any_bytes_get_a_clean_answer(client: Client, body: bytes, content_type: str) -> None:
+    send(client, body, content_type=content_type)
+
+
+@FUZZ
+@given(
+    value=st.one_of(
+        ANY_JSON,
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "query": st.one_of(DOCUMENTS, ANY_JSON),
+                "variables": ANY_JSON,
+                "operationName": ANY_JSON,
+                "extensions": ANY_JSON,
+            },
+        ),
+    ),
+    raw_utf8=st.booleans(),
+)
+def test_any_json_body_gets_a_clean_answer(client: Client, value: Any, raw_utf8: bool) -> None:
+    send(client, encode_payload(value, raw_utf8=raw_utf8), sent=repr(value))
+
+
+@FUZZ
+@given(
+    pieces=st.lists(st.sampled_from(JSONISH_PIECES), max_size=30),
+    raw_utf8=st.booleans(),
+)
+def test_almost_json_bodies_get_a_clean_answer(
+    client: Client, pieces: list[str], raw_utf8: bool
+) -> None:
+    text = "".join(pieces)
+    body = text.encode("utf-8") if raw_utf8 else text.encode("latin-1")
+    send(client, body)
+
+
+# Specific hostile bodies, each its own test so each failure is reported on its own.
+HOSTILE_BODIES = {
+    "top-level number": b"5",
+    "top-level string": b'"x"',
+    "top-level null": b"null",
+    "top-level true": b"true",
+    "top-level empty list": b"[]",
+    "invalid utf-8": b"\xff\xfe\x00",
+    "utf-8 lone continuation byte": b'{"query": "\x80"}',
+    "cesu-8 surrogate": b'{"query": "\xed\xa0\x80"}',
+    "integer over 4300 digits": b'{"query": "{ __typename }", "variables": {"a": '
+    + b"1" * 5000
+    + b"}}",
+    "json nested 100k deep": b'{"query": "{ __typename }", "variables": {"a": '
+    + b"[" * 100_000
+    + b"]" * 100_000
+    + b"}}",
+    "query is a number": b'{"query": 1}',
+    "variables is a list": b'{"query": "{ __typename }", "variables": []}',
+    "operationName is a list": b'{"query": "{ __typename }", "operationName": ["x"]}',
+    "duplicate keys": b'{"query": 1, "query": "{ __typename }"}',
+    "trailing garbage": b'{"query": "{ __typename }"} x',
+}
+
+
+@pytest.mark.parametrize("body", list(HOSTILE_BODIES.values()), ids=list(HOSTILE_BODIES))
+def test_hostile_body_gets_a_clean_4xx_or_graphql_error(client: Client, body: bytes) -> None:
+    send(client, body)

@@ -98,8 +98,9 @@ JWT_ISSUER = os.environ.get("JWT_ISSUER", "posts-api")
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'posts.sqlite3'}"
 # Seconds a request waits for a database connection or lock before failing.
 DATABASE_TIMEOUT_SECONDS = _env_int("DATABASE_TIMEOUT_SECONDS", 5, minimum=1)
-# Seconds a MySQL query may wait for the server's answer before the request fails.
-DATABASE_QUERY_TIMEOUT_SECONDS = _env_int("DATABASE_QUERY_TIMEOUT_SECONDS", 15, minimum=1)
+# Seconds a MySQL query may wait for the server's answer before the request fails
+# (a server that went silent costs a request at most this plus the connect timeout).
+DATABASE_QUERY_TIMEOUT_SECONDS = _env_int("DATABASE_QUERY_TIMEOUT_SECONDS", 10, minimum=1)
 
 BCRYPT_ROUNDS = _env_int("BCRYPT_ROUNDS", 12, minimum=4)
 

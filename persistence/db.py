@@ -9,10 +9,12 @@ from django.conf import settings
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 _lock = threading.Lock()
 _engine: Engine | None = None
 _session_factory: sessionmaker[Session] | None = None
+_probe_engine: Engine | None = None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -25,12 +27,26 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def build_engine(url: str) -> Engine:
-    """Create an engine for ``url`` with the options each supported database needs."""
+def build_engine(url: str, *, probe: bool = False) -> Engine:
+    """Create an engine for ``url`` with the options each supported database needs.
+
+    A ``probe`` engine (for health checks) keeps no pool and waits no longer for an
+    answer than for a connection, so a silent server is reported in seconds.
+    """
     parsed = make_url(url)
     timeout = settings.DATABASE_TIMEOUT_SECONDS
+    query_timeout = timeout if probe else settings.DATABASE_QUERY_TIMEOUT_SECONDS
+    pooling: dict[str, Any] = (
+        {"poolclass": NullPool}
+        if probe
+        else {"pool_pre_ping": True, "pool_recycle": 280, "pool_size": 10, "max_overflow": 20}
+    )
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": timeout, "check_same_thread": False})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": timeout, "check_same_thread": False},
+            **({"poolclass": NullPool} if probe else {}),
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling defers BEGIN; emit it ourselves so
         # the first statement of a write transaction takes the lock (SQLAlchemy docs,
@@ -43,16 +59,13 @@ def build_engine(url: str) -> Engine:
         query.setdefault("charset", "utf8mb4")
         return create_engine(
             parsed.set(query=query),
-            pool_pre_ping=True,
-            pool_recycle=280,
-            pool_size=10,
-            max_overflow=20,
-            pool_timeout=timeout,
+            **pooling,
+            **({} if probe else {"pool_timeout": timeout}),
             isolation_level="READ COMMITTED",
             connect_args={
                 "connect_timeout": timeout,
-                "read_timeout": settings.DATABASE_QUERY_TIMEOUT_SECONDS,
-                "write_timeout": settings.DATABASE_QUERY_TIMEOUT_SECONDS,
+                "read_timeout": query_timeout,
+                "write_timeout": query_timeout,
                 "init_command": f"SET SESSION innodb_lock_wait_timeout={int(timeout)}",
             },
         )
@@ -82,18 +95,24 @@ def get_session_factory() -> sessionmaker[Session]:
 
 def reset_engine() -> None:
     """Dispose of the engine so the next use reads settings again (tests, forks)."""
-    global _engine, _session_factory
+    global _engine, _session_factory, _probe_engine
     with _lock:
-        if _engine is not None:
-            _engine.dispose()
-        _engine = None
+        for engine in (_engine, _probe_engine):
+            if engine is not None:
+                engine.dispose()
+        _engine = _probe_engine = None
         _session_factory = None
 
 
 def ping() -> bool:
-    """True when a trivial query succeeds on the database."""
+    """True when a trivial query succeeds on a fresh connection, within the timeouts."""
+    global _probe_engine
+    if _probe_engine is None:
+        with _lock:
+            if _probe_engine is None:
+                _probe_engine = build_engine(settings.DATABASE_URL, probe=True)
     try:
-        with get_engine().connect() as connection:
+        with _probe_engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception:  # noqa: BLE001 - any failure means "not reachable"
         return False

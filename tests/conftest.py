@@ -82,10 +82,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture(autouse=True)
 def _test_settings(database_url: str) -> Iterator[None]:
     """Point the app at the test database, fast bcrypt, an empty cache; empty tables after."""
-    saved = {
-        name: getattr(settings, name)
-        for name in ("DATABASE_URL", "BCRYPT_ROUNDS", "POSTS_CACHE_TTL_SECONDS", "GRAPHQL_EXPLORER")
-    }
+    # Tests may change any setting directly; every one is put back afterwards.
+    saved = {name: getattr(settings, name) for name in dir(settings) if name.isupper()}
     settings.DATABASE_URL = database_url
     settings.BCRYPT_ROUNDS = 4
     reset_engine()

@@ -417,7 +417,7 @@ def test_blackholed_pooled_connection_gives_up_after_the_configured_timeouts(
     """A pooled connection goes silent mid-use: pre-ping and query wait at most the timeouts.
 
     The timeouts are shortened for the test (the defaults are 5 s to connect and
-    settings.DATABASE_QUERY_TIMEOUT_SECONDS, 15 s, per read or write).
+    settings.DATABASE_QUERY_TIMEOUT_SECONDS, 10 s, per read or write).
     """
     settings.DATABASE_TIMEOUT_SECONDS = 2
     if hasattr(settings, "DATABASE_QUERY_TIMEOUT_SECONDS"):

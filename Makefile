@@ -13,7 +13,7 @@ USES_MYSQL := $(if $(findstring mysql,$(DATABASE_URL)$(TEST_DATABASE_URL)),1,)
 LOCK := $(if $(USES_MYSQL),requirements/mysql.txt,requirements/test.txt)
 STAMP := $(VENV)/.installed-$(notdir $(LOCK))
 
-.PHONY: install run dev migrate test test-mysql check lint format schema clean
+.PHONY: install run dev migrate test test-mysql check format schema lock loadtest clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required" >&2; exit 1; }
@@ -35,7 +35,8 @@ run: migrate
 	$(BIN)/gunicorn config.wsgi:application --bind 127.0.0.1:$(PORT) \
 		--workers $(WORKERS) --threads $(THREADS) --worker-class gthread \
 		--timeout 30 --graceful-timeout 10 --max-requests 10000 --max-requests-jitter 1000 \
-		--limit-request-line 8190 --access-logfile - --forwarded-allow-ips 127.0.0.1
+		--limit-request-line 8190 --access-logfile - --forwarded-allow-ips 127.0.0.1 \
+		--no-control-socket
 
 ## Django's development server with autoreload.
 dev: migrate
@@ -62,6 +63,10 @@ format: install
 ## Regenerate schema.graphql from the code.
 schema: install
 	$(BIN)/python -m gql.export > schema.graphql
+
+## Load test: 32 clients for 60 s against a server it starts with `make run` (DATABASE_URL as for run).
+loadtest: install
+	$(BIN)/python scripts/loadtest.py --start-server $(LOADTEST_ARGS)
 
 ## Re-resolve the lock files from pyproject.toml (needs uv: pip install uv).
 lock:

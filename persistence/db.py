@@ -48,9 +48,11 @@ def build_engine(url: str, *, probe: bool = False) -> Engine:
             **({"poolclass": NullPool} if probe else {}),
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; emit it ourselves so
-        # the first statement of a write transaction takes the lock (SQLAlchemy docs,
-        # "Serializable isolation / Savepoints / Transactional DDL").
+        # pysqlite's own transaction handling is replaced by an explicit BEGIN
+        # (SQLAlchemy docs, "Serializable isolation / Savepoints / Transactional
+        # DDL"). BEGIN is deferred, so every write transaction here starts with a
+        # write: it then waits busy_timeout for the lock, whereas one that reads
+        # first is refused at once under WAL when another writer got in between.
         event.listen(engine, "connect", lambda conn, _rec: setattr(conn, "isolation_level", None))
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         return engine

@@ -29,10 +29,11 @@ from schemas.throttle import LoginAttempt
 _PURGE_ONE_IN = 100
 
 
-def _check(uow: UnitOfWork, attempt: LoginAttempt, *, including_own: bool) -> None:
+def _check(uow: UnitOfWork, attempt: LoginAttempt) -> None:
+    # The attempt itself is already recorded, hence "limit + 1".
     window = timedelta(seconds=settings.LOGIN_WINDOW_SECONDS)
     since = attempt.created_at - window
-    extra = 1 if including_own else 0
+    extra = 1
     limits: tuple[tuple[str | None, int], ...] = (
         (attempt.source, settings.LOGIN_MAX_FAILURES),
         (None, settings.LOGIN_MAX_FAILURES_PER_ACCOUNT),
@@ -58,8 +59,11 @@ def _rate_limited(oldest: datetime | None, window: timedelta, now: datetime) -> 
 
 def begin_attempt(uow: UnitOfWork, attempt: LoginAttempt) -> None:
     """Record ``attempt`` unless the account is throttled (RATE_LIMITED, nothing recorded)."""
-    _check(uow, attempt, including_own=False)
+    # Write first, then count: a SQLite transaction that reads before it writes
+    # cannot wait for the write lock (WAL refuses the upgrade at once). Raising
+    # rolls the insert back, so a throttled attempt is not recorded.
     uow.login_attempts.add(attempt)
+    _check(uow, attempt)
     if secrets.randbelow(_PURGE_ONE_IN) == 0:
         uow.login_attempts.purge_before(
             attempt.created_at - timedelta(seconds=settings.LOGIN_WINDOW_SECONDS)
@@ -69,7 +73,7 @@ def begin_attempt(uow: UnitOfWork, attempt: LoginAttempt) -> None:
 
 def confirm_attempt(uow: UnitOfWork, attempt: LoginAttempt) -> None:
     """After recording: RATE_LIMITED if racing attempts took the account over its limit."""
-    _check(uow, attempt, including_own=True)
+    _check(uow, attempt)
 
 
 def forget_attempts(uow: UnitOfWork, attempt: LoginAttempt) -> None:

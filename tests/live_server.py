@@ -121,6 +121,7 @@ def start_server(env: dict[str, str], log: Path, *, workers: int = 1, threads: i
                 str(threads),
                 "--timeout",
                 "60",
+                "--no-control-socket",
             ],
             cwd=PROJECT,
             env=env,

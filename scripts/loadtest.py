@@ -729,7 +729,7 @@ class Server:
         if self.process is None:
             return False
         listening = _listening_inodes(self.port)
-        tree = _descendants(self.process.pid) | {self.process.pid}
+        tree = descendants(self.process.pid) | {self.process.pid}
         return any(listening & _socket_inodes(pid) for pid in tree)
 
     def alive(self) -> bool:
@@ -745,9 +745,9 @@ class Server:
         """Resident memory of the gunicorn master and workers (every process if none is named so)."""
         if self.process is None:
             return 0
-        tree = _descendants(self.process.pid) | {self.process.pid}
+        tree = descendants(self.process.pid) | {self.process.pid}
         named = {pid for pid in tree if b"gunicorn" in _cmdline(pid)}
-        return sum(_rss(pid) for pid in (named or tree))
+        return sum(rss(pid) for pid in (named or tree))
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -787,7 +787,7 @@ class Server:
         return [line for line in lines if any(marker in line for marker in markers)]
 
 
-def _descendants(root: int) -> set[int]:
+def descendants(root: int) -> set[int]:
     parents: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -841,7 +841,7 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
-def _rss(pid: int) -> int:
+def rss(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):

@@ -178,6 +178,31 @@ class Api:
         return posts
 
 
+# Signs of a leaked stack trace, SQL driver, exception class or path in a response.
+LEAK_MARKERS = (
+    "Traceback",
+    'File "',
+    '.py"',
+    "sqlalchemy",
+    "MySQLdb",
+    "sqlite3",
+    "IntegrityError",
+    "OperationalError",
+    "/work/",
+    "site-packages",
+)
+
+
+def leaks_in(text: str, *, extra: tuple[str, ...] = (), sent: str = "") -> list[str]:
+    """The leak markers found in ``text`` (case-insensitively), ignoring any the client sent."""
+    lowered, sent_lowered = text.lower(), sent.lower()
+    return [
+        marker
+        for marker in (*LEAK_MARKERS, *extra)
+        if marker.lower() in lowered and marker.lower() not in sent_lowered
+    ]
+
+
 def error_code(body: dict[str, Any]) -> str:
     """The code of the only error in ``body``."""
     assert body.get("errors"), body

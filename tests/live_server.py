@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from scripts.loadtest import descendants, rss
+
 PROJECT = Path(__file__).resolve().parents[1]
 GUNICORN = Path(sys.executable).parent / "gunicorn"
 STARTUP_SECONDS = 60
@@ -92,8 +94,7 @@ class Server:
 
     def rss_bytes(self) -> int:
         """Resident memory of the gunicorn master and its workers."""
-        pids = [self.process.pid, *_children(self.process.pid)]
-        return sum(_rss(pid) for pid in pids)
+        return sum(rss(pid) for pid in descendants(self.process.pid) | {self.process.pid})
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -129,28 +130,6 @@ def start_server(env: dict[str, str], log: Path, *, workers: int = 1, threads: i
             stderr=subprocess.STDOUT,
         )
     return Server(process=process, port=port, log=log)
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
-def _rss(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def server_env(database_url: str, var_dir: Path, **extra: str) -> dict[str, str]:

@@ -27,25 +27,22 @@ from sqlalchemy import text
 from gql.export import sdl
 from gql.schema import schema
 from persistence.db import get_engine, reset_engine
-from tests.conftest import IS_MYSQL, Api, error_code
+from tests.conftest import IS_MYSQL, Api, error_code, leaks_in
 
 MIB = 1024 * 1024
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "schema.graphql"
-LEAKS = ("Traceback", 'File "', "sqlalchemy", ".py")
 MISSPELLED = "{ getPost { id } }"
 
 
 def assert_clean(response: HttpResponse) -> None:
     """No stack trace, SQL library or file path anywhere in the response."""
     content = response.content.decode("utf-8", errors="replace")
-    for leak in LEAKS:
-        assert leak not in content, f"{leak!r} leaked: {content[:500]}"
+    assert not leaks_in(content, extra=(".py",)), content[:500]
 
 
 def assert_body_clean(body: dict[str, Any]) -> None:
     text_ = json.dumps(body)
-    for leak in LEAKS:
-        assert leak not in text_, f"{leak!r} leaked: {text_[:500]}"
+    assert not leaks_in(text_, extra=(".py",)), text_[:500]
 
 
 def send(client: Client, body: str | bytes, **extra: Any) -> HttpResponse:

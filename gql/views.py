@@ -37,6 +37,8 @@ class _Utf8JsonRequestAdapter(DjangoHTTPRequestAdapter):
 class GraphQLEndpoint(GraphQLView[Context, None]):
     """POST JSON GraphQL requests; a browser GET gets GraphiQL (when enabled)."""
 
+    request_adapter_class = _Utf8JsonRequestAdapter
+
     def __init__(self, **kwargs: Any) -> None:
         # Queries over GET would put tokens and post text in URLs and access logs.
         super().__init__(schema=schema, allow_queries_via_get=False, **kwargs)
@@ -50,8 +52,6 @@ class GraphQLEndpoint(GraphQLView[Context, None]):
             return self.run(request=request)
         except HTTPException as exc:
             return error_response(exc.status_code, exc.reason, ErrorCode.BAD_USER_INPUT)
-
-    request_adapter_class = _Utf8JsonRequestAdapter
 
     def parse_json(self, data: str | bytes) -> Any:
         # Stricter than Strawberry's: the body must be UTF-8 (RFC 8259 section 8.1),

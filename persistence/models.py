@@ -16,7 +16,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 
-from persistence.types import BigId, EmailString, PostText, Timestamp, byte_length, char_length
+from persistence.types import (
+    TABLE_OPTIONS,
+    BigId,
+    EmailString,
+    PostText,
+    Timestamp,
+    byte_length,
+    char_length,
+)
 from schemas.limits import BCRYPT_HASH_CHARS, EMAIL_MAX_CHARS, POST_MAX_BYTES, SOURCE_MAX_CHARS
 
 NAMING_CONVENTION = {
@@ -25,14 +33,6 @@ NAMING_CONVENTION = {
     "ck": "ck_%(table_name)s_%(constraint_name)s",
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
-}
-
-MYSQL_TABLE_ARGS = {
-    # Never reuse an id on SQLite (a deleted user's token must not fit a new user).
-    "sqlite_autoincrement": True,
-    "mysql_engine": "InnoDB",
-    "mysql_charset": "utf8mb4",
-    "mysql_collate": "utf8mb4_unicode_ci",
 }
 
 
@@ -72,7 +72,7 @@ class User(CreatedAt, Base):
             name="password_hash_length",
         ),
         CheckConstraint(text("posts_version >= 0"), name="posts_version_non_negative"),
-        MYSQL_TABLE_ARGS,
+        TABLE_OPTIONS,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -119,7 +119,7 @@ class Post(CreatedAt, Base):
         ),
         # getPosts reads one user's posts newest first.
         Index("ix_posts_user_id_created_at_id", "user_id", "created_at", "id"),
-        MYSQL_TABLE_ARGS,
+        TABLE_OPTIONS,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -152,7 +152,7 @@ class LoginAttempt(CreatedAt, Base):
         CheckConstraint(char_length(literal_column("source")) >= 1, name="source_not_empty"),
         Index("ix_login_attempts_email_source_created_at", "email", "source", "created_at"),
         Index("ix_login_attempts_created_at", "created_at"),
-        MYSQL_TABLE_ARGS,
+        TABLE_OPTIONS,
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

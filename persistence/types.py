@@ -9,6 +9,15 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+# Options for every table: InnoDB and utf8mb4 on MySQL/MariaDB; on SQLite, ids are
+# never reused (a deleted user's token must not fit the next user to sign up).
+TABLE_OPTIONS: dict[str, object] = {
+    "sqlite_autoincrement": True,
+    "mysql_engine": "InnoDB",
+    "mysql_charset": "utf8mb4",
+    "mysql_collate": "utf8mb4_unicode_ci",
+}
+
 # SQLite only auto-increments INTEGER PRIMARY KEY; MySQL wants BIGINT.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -61,4 +70,12 @@ def _byte_length_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
     return f"length(CAST({compiler.process(element.clauses, **kw)} AS BLOB))"
 
 
-__all__ = ["BigId", "EmailString", "PostText", "Timestamp", "byte_length", "char_length"]
+__all__ = [
+    "TABLE_OPTIONS",
+    "BigId",
+    "EmailString",
+    "PostText",
+    "Timestamp",
+    "byte_length",
+    "char_length",
+]

@@ -229,3 +229,13 @@ def test_expired_token_of_an_existing_user_is_unauthenticated(api: Api, alice: s
     assert_denied(api.get_posts(token=expired), "getPosts")
     assert_denied(api.add_post("late", token=expired), "addPost")
     assert post_count() == 0
+
+
+def test_a_deleted_users_token_never_fits_the_next_user_to_sign_up(api: Api) -> None:
+    first = api.signup("first@example.com")["data"]["signup"]
+    last = api.signup("last@example.com")["data"]["signup"]
+    with get_engine().begin() as conn:  # the newest account goes away
+        conn.execute(text("DELETE FROM users WHERE id = :id"), {"id": int(last["user"]["id"])})
+    newcomer = api.signup("newcomer@example.com")["data"]["signup"]
+    assert int(newcomer["user"]["id"]) > int(last["user"]["id"]) > int(first["user"]["id"])
+    assert error_code(api.get_posts(token=last["token"])) == "UNAUTHENTICATED"

@@ -10,18 +10,20 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from persistence.types import BigId, EmailString, PostText, Timestamp, byte_length, char_length
+from persistence.types import (
+    TABLE_OPTIONS,
+    BigId,
+    EmailString,
+    PostText,
+    Timestamp,
+    byte_length,
+    char_length,
+)
 
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-MYSQL = {
-    "mysql_engine": "InnoDB",
-    "mysql_charset": "utf8mb4",
-    "mysql_collate": "utf8mb4_unicode_ci",
-}
 
 
 def upgrade() -> None:
@@ -40,7 +42,7 @@ def upgrade() -> None:
             char_length(sa.column("password_hash")) == 60, name="password_hash_length"
         ),
         sa.CheckConstraint("posts_version >= 0", name="posts_version_non_negative"),
-        **MYSQL,
+        **TABLE_OPTIONS,
     )
     op.create_table(
         "posts",
@@ -55,7 +57,7 @@ def upgrade() -> None:
         # Bytes, not characters: SQLite's length() stops at a NUL, and NUL is legal text.
         sa.CheckConstraint(byte_length(sa.column("text")) > 0, name="text_not_empty"),
         sa.CheckConstraint(byte_length(sa.column("text")) <= 1048576, name="text_max_bytes"),
-        **MYSQL,
+        **TABLE_OPTIONS,
     )
     op.create_index("ix_posts_user_id_created_at_id", "posts", ["user_id", "created_at", "id"])
 

@@ -10,18 +10,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from persistence.types import BigId, EmailString, Timestamp, char_length
+from persistence.types import TABLE_OPTIONS, BigId, EmailString, Timestamp, char_length
 
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-MYSQL = {
-    "mysql_engine": "InnoDB",
-    "mysql_charset": "utf8mb4",
-    "mysql_collate": "utf8mb4_unicode_ci",
-}
 
 
 def upgrade() -> None:
@@ -34,7 +28,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_login_attempts"),
         sa.CheckConstraint(char_length(sa.column("email")) >= 3, name="email_min_length"),
         sa.CheckConstraint(char_length(sa.column("source")) >= 1, name="source_not_empty"),
-        **MYSQL,
+        **TABLE_OPTIONS,
     )
     op.create_index(
         "ix_login_attempts_email_source_created_at",

@@ -36,16 +36,12 @@ def build_engine(url: str, *, probe: bool = False) -> Engine:
     parsed = make_url(url)
     timeout = settings.DATABASE_TIMEOUT_SECONDS
     query_timeout = timeout if probe else settings.DATABASE_QUERY_TIMEOUT_SECONDS
-    pooling: dict[str, Any] = (
-        {"poolclass": NullPool}
-        if probe
-        else {"pool_pre_ping": True, "pool_recycle": 280, "pool_size": 10, "max_overflow": 20}
-    )
+    no_pool: dict[str, Any] = {"poolclass": NullPool} if probe else {}
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
             url,
             connect_args={"timeout": timeout, "check_same_thread": False},
-            **({"poolclass": NullPool} if probe else {}),
+            **no_pool,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling is replaced by an explicit BEGIN
@@ -61,8 +57,16 @@ def build_engine(url: str, *, probe: bool = False) -> Engine:
         query.setdefault("charset", "utf8mb4")
         return create_engine(
             parsed.set(query=query),
-            **pooling,
-            **({} if probe else {"pool_timeout": timeout}),
+            **(
+                no_pool
+                or {
+                    "pool_pre_ping": True,
+                    "pool_recycle": 280,
+                    "pool_size": 10,
+                    "max_overflow": 20,
+                    "pool_timeout": timeout,
+                }
+            ),
             isolation_level="READ COMMITTED",
             connect_args={
                 "connect_timeout": timeout,

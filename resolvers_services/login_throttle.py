@@ -30,17 +30,15 @@ _PURGE_ONE_IN = 100
 
 
 def _check(uow: UnitOfWork, attempt: LoginAttempt) -> None:
-    # The attempt itself is already recorded, hence "limit + 1".
     window = timedelta(seconds=settings.LOGIN_WINDOW_SECONDS)
     since = attempt.created_at - window
-    extra = 1
     limits: tuple[tuple[str | None, int], ...] = (
         (attempt.source, settings.LOGIN_MAX_FAILURES),
         (None, settings.LOGIN_MAX_FAILURES_PER_ACCOUNT),
     )
     for source, limit in limits:
         counted = uow.login_attempts.count_since(email=attempt.email, since=since, source=source)
-        if counted >= limit + extra:
+        if counted > limit:  # the attempt itself is already among those counted
             oldest = uow.login_attempts.oldest_since(
                 email=attempt.email, since=since, source=source
             )

@@ -68,11 +68,11 @@ schema: install
 loadtest: install
 	$(BIN)/python scripts/loadtest.py --start-server $(LOADTEST_ARGS)
 
-## Re-resolve the lock files from pyproject.toml (needs uv: pip install uv).
+## Re-resolve the lock files from pyproject.toml (uv comes with the dev lock).
 lock:
-	uv pip compile -q pyproject.toml -o requirements/run.txt
-	uv pip compile -q pyproject.toml --extra dev -o requirements/test.txt
-	uv pip compile -q pyproject.toml --extra mysql --extra dev -o requirements/mysql.txt
+	$(BIN)/uv pip compile -q pyproject.toml -o requirements/run.txt
+	$(BIN)/uv pip compile -q pyproject.toml --extra dev -o requirements/test.txt
+	$(BIN)/uv pip compile -q pyproject.toml --extra mysql --extra dev -o requirements/mysql.txt
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

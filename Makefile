@@ -30,13 +30,9 @@ install: $(STAMP)
 migrate: install
 	$(BIN)/alembic upgrade head
 
-## Serve with gunicorn (threads per worker; SQLAlchemy pools per process) on 127.0.0.1:$(PORT).
+## Serve on 127.0.0.1:$(PORT) with the production server (config/serve.py starts it).
 run: migrate
-	$(BIN)/gunicorn config.wsgi:application --bind 127.0.0.1:$(PORT) \
-		--workers $(WORKERS) --threads $(THREADS) --worker-class gthread \
-		--timeout 30 --graceful-timeout 10 --max-requests 10000 --max-requests-jitter 1000 \
-		--limit-request-line 8190 --access-logfile - --forwarded-allow-ips 127.0.0.1 \
-		--no-control-socket
+	PORT=$(PORT) WORKERS=$(WORKERS) THREADS=$(THREADS) $(BIN)/python -m config.serve
 
 ## Django's development server with autoreload.
 dev: migrate

@@ -19,13 +19,24 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 from persistence.types import (
     TABLE_OPTIONS,
     BigId,
+    DocumentText,
     EmailString,
     PostText,
+    Sha256Hex,
     Timestamp,
     byte_length,
     char_length,
+    is_sha256_hex,
 )
-from schemas.limits import BCRYPT_HASH_CHARS, EMAIL_MAX_CHARS, POST_MAX_BYTES, SOURCE_MAX_CHARS
+from schemas.limits import (
+    BCRYPT_HASH_CHARS,
+    EMAIL_MAX_CHARS,
+    PERSISTED_DOCUMENT_MAX_BYTES,
+    POST_MAX_BYTES,
+    SOURCE_MAX_CHARS,
+)
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -72,6 +83,8 @@ class User(CreatedAt, Base):
             name="password_hash_length",
         ),
         CheckConstraint(text("posts_version >= 0"), name="posts_version_non_negative"),
+        CheckConstraint(text("posts_count >= 0"), name="posts_count_non_negative"),
+        CheckConstraint(text("posts_bytes >= 0"), name="posts_bytes_non_negative"),
         TABLE_OPTIONS,
     )
 
@@ -79,6 +92,13 @@ class User(CreatedAt, Base):
     email: Mapped[str] = mapped_column(EmailString, nullable=False, unique=True)
     password_hash: Mapped[str] = mapped_column(String(BCRYPT_HASH_CHARS), nullable=False)
     posts_version: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, default=0, server_default=text("0")
+    )
+    # Running totals of the user's posts, for the quotas (kept with every add and delete).
+    posts_count: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, default=0, server_default=text("0")
+    )
+    posts_bytes: Mapped[int] = mapped_column(
         BigInteger, nullable=False, default=0, server_default=text("0")
     )
 
@@ -101,9 +121,9 @@ class User(CreatedAt, Base):
         _require(value.startswith("$2"), "password_hash must be a bcrypt hash")
         return value
 
-    @validates("posts_version")
-    def _validate_posts_version(self, _key: str, value: int) -> int:
-        _require(isinstance(value, int) and value >= 0, "posts_version must be >= 0")
+    @validates("posts_version", "posts_count", "posts_bytes")
+    def _validate_counter(self, key: str, value: int) -> int:
+        _require(isinstance(value, int) and value >= 0, f"{key} must be >= 0")
         return value
 
 
@@ -169,4 +189,48 @@ class LoginAttempt(CreatedAt, Base):
     def _validate_source(self, _key: str, value: str) -> str:
         _require(isinstance(value, str), "source must be a string")
         _require(1 <= len(value) <= SOURCE_MAX_CHARS, "source must be 1..45 characters")
+        return value
+
+
+class PersistedQuery(Base):
+    """A GraphQL document registered by its SHA-256 (Apollo's automatic persisted queries)."""
+
+    __tablename__ = "persisted_queries"
+    __table_args__ = (
+        CheckConstraint(is_sha256_hex(literal_column("sha256")), name="sha256_hex"),
+        CheckConstraint(byte_length(literal_column("document")) > 0, name="document_not_empty"),
+        CheckConstraint(
+            byte_length(literal_column("document")) <= PERSISTED_DOCUMENT_MAX_BYTES,
+            name="document_max_bytes",
+        ),
+        # Eviction drops the least recently used documents first.
+        Index("ix_persisted_queries_last_used_at", "last_used_at"),
+        TABLE_OPTIONS,
+    )
+
+    sha256: Mapped[str] = mapped_column(Sha256Hex, primary_key=True)
+    document: Mapped[str] = mapped_column(DocumentText, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    last_used_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+
+    @validates("sha256")
+    def _validate_sha256(self, _key: str, value: str) -> str:
+        _require(
+            isinstance(value, str) and len(value) == 64 and set(value) <= _HEX_DIGITS,
+            "sha256 must be 64 lower-case hex digits",
+        )
+        return value
+
+    @validates("document")
+    def _validate_document(self, _key: str, value: str) -> str:
+        _require(isinstance(value, str) and bool(value), "document must not be empty")
+        _require(
+            len(value.encode("utf-8")) <= PERSISTED_DOCUMENT_MAX_BYTES,
+            "document must be at most 64 KiB",
+        )
+        return value
+
+    @validates("created_at", "last_used_at")
+    def _validate_time(self, key: str, value: datetime) -> datetime:
+        _require(isinstance(value, datetime), f"{key} must be a datetime")
         return value

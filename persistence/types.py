@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, Text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -32,6 +32,16 @@ EmailString = String(254).with_variant(
     mysql.VARCHAR(254, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
 )
 
+# A SHA-256 in lower-case hex, compared byte for byte.
+Sha256Hex = String(64).with_variant(
+    mysql.CHAR(64, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
+
+# A GraphQL document (at most 64 KiB: TEXT on MySQL), compared byte for byte.
+DocumentText = Text().with_variant(
+    mysql.TEXT(charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
+
 # Microsecond timestamps, so "newest first" is exact on MySQL too.
 Timestamp = DateTime(timezone=False).with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
@@ -48,6 +58,25 @@ class byte_length(FunctionElement[int]):  # noqa: N801 - reads like the SQL func
 
     type = BigInteger()
     inherit_cache = True
+
+
+class is_sha256_hex(FunctionElement[bool]):  # noqa: N801 - reads like a SQL predicate
+    """True when the value is 64 lower-case hex digits."""
+
+    type = Boolean()
+    inherit_cache = True
+
+
+@compiles(is_sha256_hex)
+def _is_sha256_hex_default(element: Any, compiler: Any, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    return f"({value} REGEXP '^[0-9a-f]{{64}}$')"
+
+
+@compiles(is_sha256_hex, "sqlite")
+def _is_sha256_hex_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
+    value = compiler.process(element.clauses, **kw)
+    return f"(length({value}) = 64 AND {value} NOT GLOB '*[^0-9a-f]*')"
 
 
 @compiles(char_length)
@@ -73,9 +102,12 @@ def _byte_length_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
 __all__ = [
     "TABLE_OPTIONS",
     "BigId",
+    "DocumentText",
     "EmailString",
     "PostText",
+    "Sha256Hex",
     "Timestamp",
     "byte_length",
     "char_length",
+    "is_sha256_hex",
 ]

@@ -91,6 +91,7 @@ def _test_settings(database_url: str) -> Iterator[None]:
     yield
     with get_engine().begin() as conn:
         conn.execute(text("DELETE FROM login_attempts"))
+        conn.execute(text("DELETE FROM persisted_queries"))
         conn.execute(text("DELETE FROM posts"))
         conn.execute(text("DELETE FROM users"))
     for name, value in saved.items():

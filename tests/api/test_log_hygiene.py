@@ -194,7 +194,7 @@ def test_unexpected_error_is_logged_with_traceback_but_not_shown(
     def explode(**_kwargs: object) -> None:
         raise RuntimeError(f"{marker} unexpected")
 
-    monkeypatch.setattr("gql.schema.post_create", explode)
+    monkeypatch.setattr("gql.posts.post_create", explode)
     logs.caplog.clear()
     body = api.add_post("this will crash", token_arg=token)
 
@@ -235,7 +235,7 @@ def test_unexpected_error_in_signup_does_not_log_the_password(
     def explode(**_kwargs: object) -> None:
         raise RuntimeError("signup exploded")
 
-    monkeypatch.setattr("gql.schema.user_signup", explode)
+    monkeypatch.setattr("gql.accounts.user_signup", explode)
     body = api.signup("crash2@example.com", password)
     assert error_code(body) == "INTERNAL_SERVER_ERROR"
     assert body["errors"][0]["message"] == INTERNAL_MESSAGE

@@ -11,7 +11,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from persistence.db import build_engine, get_engine
 from persistence.migrations import alembic_config, downgrade, upgrade
@@ -25,7 +25,15 @@ WHEN = datetime(2026, 1, 1, 12, 0, 0)
 # MariaDB reports a failed CHECK (error 4025) through mysqlclient as OperationalError.
 CONSTRAINT_VIOLATION = (IntegrityError, OperationalError)
 
-USERS_COLUMNS = {"id", "email", "password_hash", "posts_version", "created_at"}
+USERS_COLUMNS = {
+    "id",
+    "email",
+    "password_hash",
+    "posts_version",
+    "posts_count",
+    "posts_bytes",
+    "created_at",
+}
 POSTS_COLUMNS = {"id", "user_id", "text", "created_at"}
 
 
@@ -166,6 +174,55 @@ def test_upgrade_of_an_up_to_date_database_changes_nothing(
         assert conn.execute(text("SELECT email FROM users")).scalars().all() == [
             "alice@example.com"
         ]
+
+
+def test_upgrade_to_0003_back_fills_each_users_post_totals(
+    empty_database_url: str, engine_for: Engine
+) -> None:
+    upgrade(empty_database_url, "0002")
+    with engine_for.begin() as conn:
+        for email in ("alice@example.com", "bob@example.com"):
+            conn.execute(
+                text("INSERT INTO users (email, password_hash, created_at) VALUES (:e, :h, :c)"),
+                {"e": email, "h": HASH, "c": WHEN},
+            )
+        alice = conn.execute(text("SELECT id FROM users WHERE email = 'alice@example.com'"))
+        alice_id = alice.scalar_one()
+        for post_text in ("hi", EMOJI * 3):
+            conn.execute(
+                text("INSERT INTO posts (user_id, text, created_at) VALUES (:u, :t, :c)"),
+                {"u": alice_id, "t": post_text, "c": WHEN},
+            )
+    upgrade(empty_database_url, "0003")
+    with engine_for.connect() as conn:
+        totals = conn.execute(
+            text("SELECT email, posts_count, posts_bytes FROM users ORDER BY email")
+        ).all()
+    assert [tuple(row) for row in totals] == [
+        ("alice@example.com", 2, 2 + 12),
+        ("bob@example.com", 0, 0),
+    ]
+
+
+def test_database_refuses_negative_post_totals() -> None:
+    user_id = add_user()
+    for column in ("posts_count", "posts_bytes"):
+        with pytest.raises(CONSTRAINT_VIOLATION), get_engine().begin() as conn:
+            conn.execute(text(f"UPDATE users SET {column} = -1 WHERE id = :u"), {"u": user_id})  # noqa: S608 - fixed names
+
+
+def test_database_refuses_a_persisted_query_whose_key_is_not_a_sha256() -> None:
+    # MySQL refuses the over-long key as too long for the column (DataError).
+    for key in ("A" * 64, "a" * 63, "g" * 64, "a" * 65):
+        with pytest.raises((*CONSTRAINT_VIOLATION, DataError)), get_engine().begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO persisted_queries (sha256, document, created_at, last_used_at) "
+                    "VALUES (:k, '{ __typename }', :c, :c)"
+                ),
+                {"k": key, "c": WHEN},
+            )
+    assert count("persisted_queries") == 0
 
 
 # Constraints the database enforces by itself (raw SQL, bypassing the models)

@@ -8,6 +8,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from config.local_secrets import load_local_secrets
+from schemas.limits import PERSISTED_DOCUMENT_MAX_BYTES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("POSTS_VAR_DIR", BASE_DIR / "var"))
@@ -106,6 +107,8 @@ BCRYPT_ROUNDS = _env_int("BCRYPT_ROUNDS", 12, minimum=4)
 
 POSTS_CACHE_TTL_SECONDS = _env_int("POSTS_CACHE_TTL_SECONDS", 300)
 POSTS_CACHE_MAX_BYTES = _env_int("POSTS_CACHE_MAX_BYTES", 64 * 1024 * 1024)
+POSTS_MAX_PER_USER = _env_int("POSTS_MAX_PER_USER", 10_000, minimum=1)
+POSTS_MAX_BYTES_PER_USER = _env_int("POSTS_MAX_BYTES_PER_USER", 64 * 1024 * 1024, minimum=1)
 
 # The largest legal request is a 1 MiB post whose every byte JSON-escapes to
 # six (\u0001): about 6 MiB. 8 MiB sits above that and far below harm.
@@ -191,10 +194,30 @@ LOGGING = {
     "loggers": {"django.request": {"level": "ERROR"}},
 }
 
-# GraphQL document limits (per request document).
+# GraphQL document limits (per request document), checked cheapest first: bytes of
+# the raw string before lexing, tokens while parsing, selected fields before
+# validation (GraphQL Armor's character, token and cost limits), then depth and
+# aliases during validation.
+GRAPHQL_MAX_DOCUMENT_BYTES = _env_int("GRAPHQL_MAX_DOCUMENT_BYTES", 16 * 1024, minimum=256)
+if GRAPHQL_MAX_DOCUMENT_BYTES > PERSISTED_DOCUMENT_MAX_BYTES:
+    raise ImproperlyConfigured(
+        f"GRAPHQL_MAX_DOCUMENT_BYTES must be at most {PERSISTED_DOCUMENT_MAX_BYTES}"
+    )
+GRAPHQL_MAX_FIELDS = _env_int("GRAPHQL_MAX_FIELDS", 500, minimum=10)
 GRAPHQL_MAX_DEPTH = _env_int("GRAPHQL_MAX_DEPTH", 8, minimum=2)
 GRAPHQL_MAX_ALIASES = _env_int("GRAPHQL_MAX_ALIASES", 15, minimum=0)
 GRAPHQL_MAX_TOKENS = _env_int("GRAPHQL_MAX_TOKENS", 1000, minimum=50)
+
+# Apollo automatic persisted queries: a store shared through the database (bounded,
+# least recently used evicted) with a bounded per-process LRU in front of it.
+APQ_ENABLED = _env_bool("APQ_ENABLED", True)
+APQ_MAX_DOCUMENTS = _env_int("APQ_MAX_DOCUMENTS", 10_000, minimum=1)
+APQ_CACHE_DOCUMENTS = _env_int("APQ_CACHE_DOCUMENTS", 1_000, minimum=1)
+# An Apollo persisted-query manifest: when set, only its documents run.
+GRAPHQL_TRUSTED_DOCUMENTS = os.environ.get("GRAPHQL_TRUSTED_DOCUMENTS", "").strip() or None
+
+# Whole getPosts/connection responses, as sent, per process (bytes); 0 turns it off.
+RESPONSE_CACHE_MAX_BYTES = _env_int("RESPONSE_CACHE_MAX_BYTES", 64 * 1024 * 1024)
 
 # Failed-login throttling, shared through the database by every worker and instance.
 # Per account and client address: LOGIN_MAX_FAILURES in LOGIN_WINDOW_SECONDS; per

@@ -2,10 +2,10 @@
 
 from django.urls import path
 
-from gql.views import GraphQLEndpoint, healthz
+from gql.views import graphql, healthz
 
 urlpatterns = [
-    path("graphql", GraphQLEndpoint.as_view(), name="graphql"),
-    path("graphql/", GraphQLEndpoint.as_view()),
+    path("graphql", graphql, name="graphql"),
+    path("graphql/", graphql),
     path("healthz", healthz, name="healthz"),
 ]

@@ -1,4 +1,4 @@
-"""Posts: the post type and payloads, getPosts, addPost and deletePost."""
+"""Posts: the post node, its connection and payloads; getPosts, addPost and deletePost."""
 
 from __future__ import annotations
 
@@ -6,36 +6,82 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
+from strawberry import relay
 
 from gql.common import GqlInfo, TokenArg
 from gql.extensions import MaxUtf8Bytes
+from gql.ids import decode_id, encode_cursor, encode_id
 from gql.permissions import IsAuthenticated
 from resolvers_services.posts import post_create, post_delete, post_list
 from schemas.base import parse_input
+from schemas.ids import POST_TYPE, PostCursor
 from schemas.limits import POST_MAX_BYTES
-from schemas.posts import PostCreateInput, PostDeleteInput, PostOut
+from schemas.posts import PostCreateInput, PostDeleteInput, PostOut, PostPage
 
 
 @strawberry.type(description="A text post written by the caller.")
-class Post:
-    id: strawberry.ID = strawberry.field(description="The post's unique id.")
+class Post(relay.Node):
+    id: relay.NodeID[int]
     text: str = strawberry.field(description="The post's text, exactly as it was sent.")
     created_at: datetime = strawberry.field(description="When the post was created (UTC).")
 
     @classmethod
     def from_out(cls, post: PostOut) -> Post:
-        return cls(id=strawberry.ID(str(post.id)), text=post.text, created_at=post.created_at)
+        return cls(id=post.id, text=post.text, created_at=post.created_at)
+
+
+@strawberry.type(description="A post in a page of the caller's posts.")
+class PostEdge:
+    cursor: str = strawberry.field(
+        description="Where this post stands: pass it as 'after' or 'before' to page on."
+    )
+    node: Post = strawberry.field(description="The post.")
+
+
+@strawberry.type(description="A page of the caller's posts, newest first (a Relay connection).")
+class PostConnection:
+    edges: list[PostEdge] = strawberry.field(description="The posts of this page, newest first.")
+    page_info: relay.PageInfo = strawberry.field(description="Where this page stands.")
+    total_count: int = strawberry.field(description="How many posts the caller has in all.")
+
+    @classmethod
+    def from_page(cls, page: PostPage) -> PostConnection:
+        edges = [
+            PostEdge(
+                cursor=encode_cursor(PostCursor(created_at=post.created_at, id=post.id)),
+                node=Post.from_out(post),
+            )
+            for post in page.posts
+        ]
+        return cls(
+            edges=edges,
+            page_info=relay.PageInfo(
+                has_next_page=page.has_next_page,
+                has_previous_page=page.has_previous_page,
+                start_cursor=edges[0].cursor if edges else None,
+                end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=page.total_count,
+        )
 
 
 @strawberry.type(description="The result of addPost.")
 class AddPostPayload:
-    post_id: strawberry.ID = strawberry.field(description="The new post's id.")
+    post_id: strawberry.ID = strawberry.field(description="The new post's global id.")
     post: Post = strawberry.field(description="The new post.")
+
+    @classmethod
+    def from_out(cls, post: PostOut) -> AddPostPayload:
+        return cls(post_id=strawberry.ID(encode_id(POST_TYPE, post.id)), post=Post.from_out(post))
 
 
 @strawberry.type(description="The result of deletePost.")
 class DeletePostPayload:
-    post_id: strawberry.ID = strawberry.field(description="The id of the deleted post.")
+    post_id: strawberry.ID = strawberry.field(description="The global id of the deleted post.")
+
+    @classmethod
+    def from_out(cls, post_id: int) -> DeletePostPayload:
+        return cls(post_id=strawberry.ID(encode_id(POST_TYPE, post_id)))
 
 
 @strawberry.type(description="Post queries.")
@@ -52,7 +98,10 @@ class PostQueries:
 @strawberry.type(description="Post operations.")
 class PostMutations:
     @strawberry.mutation(
-        description="Add a post for the caller. Requires a token.",
+        description=(
+            "Add a post for the caller. Requires a token. QUOTA_EXCEEDED past the caller's "
+            "post count or byte quota."
+        ),
         permission_classes=[IsAuthenticated],
         extensions=[MaxUtf8Bytes(argument="text", max_bytes=POST_MAX_BYTES)],
     )
@@ -62,14 +111,17 @@ class PostMutations:
         text: Annotated[
             str,
             strawberry.argument(
-                description="The post's text: not blank, at most 1 MiB (1,048,576 bytes) of UTF-8."
+                description=(
+                    "The post's text: at least one visible character, at most 1 MiB "
+                    "(1,048,576 bytes) of UTF-8."
+                )
             ),
         ],
         token: TokenArg = None,
     ) -> AddPostPayload:
         data = parse_input(PostCreateInput, text=text)
         post = post_create(uow=info.context.uow_factory(), user=info.context.user, data=data)
-        return AddPostPayload(post_id=strawberry.ID(str(post.id)), post=Post.from_out(post))
+        return AddPostPayload.from_out(post)
 
     @strawberry.mutation(
         description="Delete one of the caller's own posts. Requires a token.",
@@ -79,10 +131,11 @@ class PostMutations:
         self,
         info: GqlInfo,
         post_id: Annotated[
-            strawberry.ID, strawberry.argument(description="The id of the post to delete.")
+            strawberry.ID,
+            strawberry.argument(description="The global id of the post to delete."),
         ],
         token: TokenArg = None,
     ) -> DeletePostPayload:
-        data = parse_input(PostDeleteInput, post_id=post_id)
+        data = PostDeleteInput(post=decode_id(post_id, argument="postId"))
         deleted = post_delete(uow=info.context.uow_factory(), user=info.context.user, data=data)
-        return DeletePostPayload(post_id=strawberry.ID(str(deleted)))
+        return DeletePostPayload.from_out(deleted)

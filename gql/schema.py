@@ -1,4 +1,4 @@
-"""The schema, assembled from the domain modules (accounts, posts); nothing else lives here."""
+"""The schema, assembled from the domain modules (accounts, posts, relay); nothing else lives here."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
-from gql.accounts import AccountMutations
-from gql.limits import QUERY_LIMIT_EXTENSIONS
+from gql.accounts import AccountMutations, AccountQueries
 from gql.posts import PostMutations, PostQueries
+from gql.relay import RelayQueries
 
 
 @strawberry.type(description="Read operations.")
-class Query(PostQueries):
+class Query(PostQueries, AccountQueries, RelayQueries):
     pass
 
 
@@ -31,4 +31,4 @@ class Schema(strawberry.Schema):
         return None
 
 
-schema = Schema(query=Query, mutation=Mutation, extensions=list(QUERY_LIMIT_EXTENSIONS))
+schema = Schema(query=Query, mutation=Mutation)

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from persistence.models import LoginAttempt, Post, User
+from persistence.models import LoginAttempt, PersistedQuery, Post, User
+from persistence.types import byte_length
+from schemas.ids import PostCursor
 from schemas.throttle import LoginAttempt as LoginAttemptIn
+
+# What a post is shown with: plain columns, no ORM identity map on the read path.
+_POST_COLUMNS = (Post.id, Post.text, Post.created_at)
+PostRow = Row[int, str, datetime]  # id, text, created_at
 
 
 class UserRepository:
@@ -32,15 +39,58 @@ class UserRepository:
         """The user with this normalised email, or None."""
         return self.session.scalars(select(User).where(User.email == email)).one_or_none()
 
-    def bump_posts_version(self, user_id: int) -> bool:
-        """Mark the user's posts as changed; locks the user row until commit."""
+    def reserve_post(self, *, user_id: int, size: int, max_count: int, max_bytes: int) -> bool:
+        """Count a new post of ``size`` bytes if it fits the quotas; locks the user row.
+
+        Also bumps ``posts_version``. False when the user is gone or a quota would
+        be exceeded (nothing changed): one atomic statement, so racing adds queue
+        on the row lock and cannot overshoot.
+        """
         result = self.session.execute(
             update(User)
-            .where(User.id == user_id)
-            .values(posts_version=User.posts_version + 1)
+            .where(
+                User.id == user_id,
+                User.posts_count < max_count,
+                User.posts_bytes + size <= max_bytes,
+            )
+            .values(
+                posts_version=User.posts_version + 1,
+                posts_count=User.posts_count + 1,
+                posts_bytes=User.posts_bytes + size,
+            )
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def release_post(self, *, user_id: int, post_id: int) -> bool:
+        """Uncount ``post_id`` (if it is the user's) and bump the version; locks the user row.
+
+        Runs before the delete, so that every writer of a user's posts takes the
+        user row first (no lock-order deadlocks); the totals subtract nothing
+        when the post is not there.
+        """
+        own = (Post.id == post_id) & (Post.user_id == user_id)
+        result = self.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(
+                posts_version=User.posts_version + 1,
+                posts_count=User.posts_count - select(func.count()).where(own).scalar_subquery(),
+                posts_bytes=User.posts_bytes
+                - select(func.coalesce(func.sum(byte_length(Post.text)), 0))
+                .where(own)
+                .scalar_subquery(),
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def post_totals(self, user_id: int) -> tuple[int, int] | None:
+        """The user's post count and bytes, or None when there is no such user."""
+        row = self.session.execute(
+            select(User.posts_count, User.posts_bytes).where(User.id == user_id)
+        ).one_or_none()
+        return None if row is None else (int(row[0]), int(row[1]))
 
 
 class PostRepository:
@@ -56,15 +106,51 @@ class PostRepository:
         self.session.flush()
         return post
 
-    def list_for_user(self, user_id: int) -> list[Post]:
-        """Every post of ``user_id``, newest first."""
-        return list(
-            self.session.scalars(
-                select(Post)
-                .where(Post.user_id == user_id)
-                .order_by(Post.created_at.desc(), Post.id.desc())
+    def list_for_user(self, user_id: int) -> Sequence[PostRow]:
+        """Every post of ``user_id``, newest first, as (id, text, created_at) rows."""
+        return self.session.execute(
+            select(*_POST_COLUMNS)
+            .where(Post.user_id == user_id)
+            .order_by(Post.created_at.desc(), Post.id.desc())
+        ).all()
+
+    def page_for_user(
+        self,
+        user_id: int,
+        *,
+        limit: int,
+        after: PostCursor | None,
+        before: PostCursor | None,
+        backward: bool,
+    ) -> Sequence[PostRow]:
+        """Up to ``limit`` posts strictly between the cursors, newest first.
+
+        ``backward`` takes the ``limit`` nearest ``before`` instead of the nearest
+        ``after``. One range scan of the (user_id, created_at, id) index.
+        """
+        query = select(*_POST_COLUMNS).where(Post.user_id == user_id)
+        if after is not None:  # older than the cursor
+            query = query.where(
+                (Post.created_at < after.created_at)
+                | ((Post.created_at == after.created_at) & (Post.id < after.id))
             )
-        )
+        if before is not None:  # newer than the cursor
+            query = query.where(
+                (Post.created_at > before.created_at)
+                | ((Post.created_at == before.created_at) & (Post.id > before.id))
+            )
+        if backward:
+            query = query.order_by(Post.created_at.asc(), Post.id.asc()).limit(limit)
+            return list(reversed(self.session.execute(query).all()))
+        query = query.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit)
+        return self.session.execute(query).all()
+
+    def get_many(self, user_id: int, post_ids: Sequence[int]) -> Sequence[PostRow]:
+        """Those of ``post_ids`` that ``user_id`` owns."""
+        if not post_ids:
+            return []
+        query = select(*_POST_COLUMNS).where(Post.user_id == user_id, Post.id.in_(post_ids))
+        return self.session.execute(query).all()
 
     def delete(self, *, post_id: int, user_id: int) -> bool:
         """Delete the post if ``user_id`` owns it; False when there was none to delete."""
@@ -74,6 +160,56 @@ class PostRepository:
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+class PersistedQueryRepository:
+    """GraphQL documents by the SHA-256 of their text, least recently used evicted first."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def touch(self, sha256: str, now: datetime) -> bool:
+        """Mark a document as used now; False when it is not stored."""
+        result = self.session.execute(
+            update(PersistedQuery)
+            .where(PersistedQuery.sha256 == sha256)
+            .values(last_used_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def get(self, sha256: str) -> str | None:
+        """The document stored under ``sha256``, or None."""
+        document: str | None = self.session.scalar(
+            select(PersistedQuery.document).where(PersistedQuery.sha256 == sha256)
+        )
+        return document
+
+    def add(self, *, sha256: str, document: str, now: datetime) -> None:
+        """Store a document and flush, so that a duplicate fails here (AlreadyExists)."""
+        self.session.add(
+            PersistedQuery(sha256=sha256, document=document, created_at=now, last_used_at=now)
+        )
+        self.session.flush()
+
+    def evict_beyond(self, keep: int) -> int:
+        """Delete all but the ``keep`` most recently used documents; how many went."""
+        stored = int(self.session.scalar(select(func.count()).select_from(PersistedQuery)) or 0)
+        if stored <= keep:
+            return 0
+        # MySQL cannot delete from a table it reads in a subquery: find the cutoff first.
+        cutoff = self.session.scalar(
+            select(PersistedQuery.last_used_at)
+            .order_by(PersistedQuery.last_used_at.desc())
+            .offset(keep)
+            .limit(1)
+        )
+        result = self.session.execute(
+            delete(PersistedQuery)
+            .where(PersistedQuery.last_used_at <= cutoff)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 class LoginAttemptRepository:

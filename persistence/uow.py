@@ -10,7 +10,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.db import get_session_factory
 from persistence.errors import AlreadyExists, DatabaseUnavailable, PersistenceError, TransientError
-from persistence.repositories import LoginAttemptRepository, PostRepository, UserRepository
+from persistence.repositories import (
+    LoginAttemptRepository,
+    PersistedQueryRepository,
+    PostRepository,
+    UserRepository,
+)
 
 # MySQL/MariaDB: duplicate key.
 _MYSQL_DUPLICATE = 1062
@@ -44,6 +49,7 @@ class UnitOfWork:
     users: UserRepository
     posts: PostRepository
     login_attempts: LoginAttemptRepository
+    persisted_queries: PersistedQueryRepository
 
     def __init__(self, session_factory: sessionmaker[Session] | None = None) -> None:
         self._session_factory = session_factory
@@ -55,6 +61,7 @@ class UnitOfWork:
         self.users = UserRepository(self._session)
         self.posts = PostRepository(self._session)
         self.login_attempts = LoginAttemptRepository(self._session)
+        self.persisted_queries = PersistedQueryRepository(self._session)
         return self
 
     def __exit__(

@@ -72,4 +72,10 @@ def user_authenticate(*, uow: UnitOfWork, token: str) -> Principal:
     user = run_in_transaction(uow, lambda uow: uow.users.get(user_id))
     if user is None:
         raise DomainError(ErrorCode.UNAUTHENTICATED, "Invalid or expired token")
-    return Principal(id=user.id, email=user.email, posts_version=user.posts_version)
+    return Principal(
+        id=user.id,
+        email=user.email,
+        posts_version=user.posts_version,
+        posts_count=user.posts_count,
+        posts_bytes=user.posts_bytes,
+    )

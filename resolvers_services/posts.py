@@ -1,42 +1,92 @@
-"""Post use cases: create, list (through the per-user cache) and delete."""
+"""Post use cases: create (within quotas), list (through the per-user cache), page, delete."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC
 
-from persistence.models import Post
+from django.conf import settings
+
+from persistence.repositories import PostRow
 from persistence.uow import UnitOfWork
 from resolvers_services.clock import utcnow
 from resolvers_services.post_cache import get_posts_cache
 from resolvers_services.transactions import run_in_transaction
 from schemas.errors import DomainError, ErrorCode
-from schemas.posts import PostCreateInput, PostDeleteInput, PostOut
-from schemas.users import Principal
+from schemas.ids import POST_TYPE, USER_TYPE, NodeRef
+from schemas.posts import (
+    PostCreateInput,
+    PostDeleteInput,
+    PostOut,
+    PostPage,
+    PostPageInput,
+    utf8_size,
+)
+from schemas.users import Principal, UserOut
 
 POST_NOT_FOUND = "Post not found"
 
 
-def _post_out(post: Post) -> PostOut:
+def _post_out(row: PostRow) -> PostOut:
     # The database keeps naive UTC; the API shows an explicit zone.
-    return PostOut(id=post.id, text=post.text, created_at=post.created_at.replace(tzinfo=UTC))
+    post_id, text, created_at = row
+    return PostOut.from_row(id=post_id, text=text, created_at=created_at.replace(tzinfo=UTC))
 
 
-def _mark_changed(uow: UnitOfWork, user: Principal) -> None:
-    # Bump the version first: it locks the user row before the posts table is touched,
-    # so concurrent writers for one user queue here instead of deadlocking on the
-    # foreign-key check, and every reader keyed by the old version misses.
-    if not uow.users.bump_posts_version(user.id):
-        raise DomainError(ErrorCode.UNAUTHENTICATED, "Invalid or expired token")
+def _posts_out(rows: Sequence[PostRow]) -> tuple[PostOut, ...]:
+    return tuple(_post_out(row) for row in rows)
+
+
+def _gone() -> DomainError:
+    return DomainError(ErrorCode.UNAUTHENTICATED, "Invalid or expired token")
+
+
+def _quota_exceeded(uow: UnitOfWork, user: Principal, size: int) -> DomainError:
+    totals = uow.users.post_totals(user.id)
+    if totals is None:
+        return _gone()
+    count, used = totals
+    max_count, max_bytes = settings.POSTS_MAX_PER_USER, settings.POSTS_MAX_BYTES_PER_USER
+    if count >= max_count:
+        return DomainError(
+            ErrorCode.QUOTA_EXCEEDED,
+            f"You already have {max_count} posts; delete some to add more",
+            extra={"limit": "POSTS_MAX_PER_USER", "maximum": max_count, "current": count},
+        )
+    return DomainError(
+        ErrorCode.QUOTA_EXCEEDED,
+        f"This post would take your posts past {max_bytes} bytes; delete some to add more",
+        extra={
+            "limit": "POSTS_MAX_BYTES_PER_USER",
+            "maximum": max_bytes,
+            "current": used,
+            "requested": size,
+        },
+    )
 
 
 def post_create(*, uow: UnitOfWork, user: Principal, data: PostCreateInput) -> PostOut:
-    """Store a new post for ``user`` and return it."""
+    """Store a new post for ``user`` within their quotas and return it."""
+    size = utf8_size(data.text)
 
     def create(uow: UnitOfWork) -> PostOut:
-        _mark_changed(uow, user)
+        # Counting the post first locks the user row before the posts table is
+        # touched: concurrent writers for one user queue there (no deadlock on the
+        # foreign-key check), cannot overshoot a quota, and every reader keyed by
+        # the old posts version misses.
+        reserved = uow.users.reserve_post(
+            user_id=user.id,
+            size=size,
+            max_count=settings.POSTS_MAX_PER_USER,
+            max_bytes=settings.POSTS_MAX_BYTES_PER_USER,
+        )
+        if not reserved:
+            raise _quota_exceeded(uow, user, size)
         post = uow.posts.add(user_id=user.id, text=data.text, created_at=utcnow())
         uow.commit()
-        return _post_out(post)
+        return PostOut.from_row(
+            id=post.id, text=data.text, created_at=post.created_at.replace(tzinfo=UTC)
+        )
 
     created = run_in_transaction(uow, create)
     get_posts_cache().discard(user.id)
@@ -49,23 +99,77 @@ def post_list(*, uow: UnitOfWork, user: Principal) -> tuple[PostOut, ...]:
     cached = cache.get(user.id, user.posts_version)
     if cached is not None:
         return cached
-    posts = run_in_transaction(
-        uow, lambda uow: tuple(_post_out(p) for p in uow.posts.list_for_user(user.id))
-    )
+    posts = run_in_transaction(uow, lambda uow: _posts_out(uow.posts.list_for_user(user.id)))
     cache.put(user.id, user.posts_version, posts)
     return posts
 
 
+def post_page(*, uow: UnitOfWork, user: Principal, data: PostPageInput) -> PostPage:
+    """One page of ``user``'s posts, newest first, between keyset cursors.
+
+    One indexed query: it asks for one post more than the page holds, to know
+    whether there is a further page in the direction of travel. Whether there
+    is one the other way is reported only when it costs nothing (the Relay
+    specification allows false there).
+    """
+    size = data.size
+    backward = data.last is not None
+    rows = run_in_transaction(
+        uow,
+        lambda uow: uow.posts.page_for_user(
+            user.id, limit=size + 1, after=data.after, before=data.before, backward=backward
+        ),
+    )
+    more = len(rows) > size
+    if more:
+        rows = rows[1:] if backward else rows[:size]
+    return PostPage(
+        posts=_posts_out(rows),
+        has_next_page=more and not backward,
+        has_previous_page=more and backward,
+        total_count=user.posts_count,
+    )
+
+
 def post_delete(*, uow: UnitOfWork, user: Principal, data: PostDeleteInput) -> int:
     """Delete one of ``user``'s own posts; NOT_FOUND if there is no such post of theirs."""
+    if data.post.type_name != POST_TYPE:  # a user's id, say: never one of their posts
+        raise DomainError(ErrorCode.NOT_FOUND, POST_NOT_FOUND, fields={"postId": "not found"})
+    post_id = data.post.key
 
     def delete(uow: UnitOfWork) -> int:
-        _mark_changed(uow, user)
-        if not uow.posts.delete(post_id=data.post_id, user_id=user.id):
+        if not uow.users.release_post(user_id=user.id, post_id=post_id):
+            raise _gone()
+        if not uow.posts.delete(post_id=post_id, user_id=user.id):
+            # Rolling back undoes the version bump: nothing changed.
             raise DomainError(ErrorCode.NOT_FOUND, POST_NOT_FOUND, fields={"postId": "not found"})
         uow.commit()
-        return data.post_id
+        return post_id
 
     deleted = run_in_transaction(uow, delete)
     get_posts_cache().discard(user.id)
     return deleted
+
+
+def node_lookup(
+    *, uow: UnitOfWork, user: Principal, refs: Sequence[NodeRef]
+) -> list[UserOut | PostOut | None]:
+    """What each reference names, if it is ``user`` or one of their posts; else None.
+
+    Someone else's objects and objects that do not exist are alike: None.
+    """
+    post_ids = [ref.key for ref in refs if ref.type_name == POST_TYPE]
+    found: dict[int, PostOut] = {}
+    if post_ids:
+        rows = run_in_transaction(uow, lambda uow: uow.posts.get_many(user.id, post_ids))
+        found = {post.id: post for post in _posts_out(rows)}
+    me = UserOut(id=user.id, email=user.email)
+    resolved: list[UserOut | PostOut | None] = []
+    for ref in refs:
+        if ref.type_name == USER_TYPE:
+            resolved.append(me if ref.key == user.id else None)
+        elif ref.type_name == POST_TYPE:
+            resolved.append(found.get(ref.key))
+        else:
+            resolved.append(None)
+    return resolved

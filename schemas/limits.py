@@ -7,3 +7,6 @@ POST_MAX_BYTES = 1024 * 1024  # UTF-8 bytes of a post's text
 BCRYPT_HASH_CHARS = 60
 SOURCE_MAX_CHARS = 45  # the longest textual IPv6 address (with an embedded IPv4)
 PERSISTED_DOCUMENT_MAX_BYTES = 65535  # a stored GraphQL document (TEXT on MySQL)
+PAGE_DEFAULT = 20  # posts in a connection page when neither first nor last is given
+PAGE_MAX = 100  # the most a connection page may ask for
+NODES_MAX = 100  # ids in one nodes(ids:) call

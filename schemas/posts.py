@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from schemas.base import Frozen
-from schemas.limits import POST_MAX_BYTES
+from schemas.ids import NodeRef, PostCursor, RowId
+from schemas.limits import PAGE_DEFAULT, PAGE_MAX, POST_MAX_BYTES
+
+# Characters that show nothing although Unicode does not class them as white space:
+# fillers (Hangul, Braille blank, Khmer vowel-inherent signs) and the BOM.
+_INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800\u17b4\u17b5\ufeff")
+
+
+def is_visible(char: str) -> bool:
+    """False for white space, format and control characters, and invisible fillers."""
+    if char.isspace() or char in _INVISIBLE:
+        return False
+    # Cc (controls), Cf (format: zero-width space/joiners, marks), Zs/Zl/Zp (separators).
+    return unicodedata.category(char) not in _INVISIBLE_CATEGORIES
+
+
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 
 
 def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty or blank")
+    # any() stops at the first visible character: a long ordinary text costs one step.
+    if not any(is_visible(char) for char in value):
+        raise ValueError("must not be empty or blank (it has no visible character)")
     return value
 
 
@@ -39,7 +57,7 @@ def _encodable(value: str) -> str:
 PostText = Annotated[
     str, AfterValidator(_encodable), AfterValidator(_not_blank), AfterValidator(_fits)
 ]
-PostId = Annotated[int, Field(gt=0, lt=2**63)]
+PostId = RowId
 
 
 class PostCreateInput(Frozen):
@@ -48,15 +66,51 @@ class PostCreateInput(Frozen):
     text: PostText
 
 
-class PostDeleteInput(Frozen):
-    """What deletePost takes: the id of one of the caller's posts."""
-
-    post_id: PostId
-
-
 class PostOut(Frozen):
-    """A post as the API shows it."""
+    """A post as the API shows it: built from trusted rows, so its text is not re-validated."""
 
     id: PostId
-    text: PostText
+    text: str
     created_at: datetime
+
+    @classmethod
+    def from_row(cls, *, id: int, text: str, created_at: datetime) -> PostOut:
+        """Trust what our own database returns: a 1 MiB text is not re-checked on every read."""
+        return cls.model_construct(id=id, text=text, created_at=created_at)
+
+
+class PostPageInput(Frozen):
+    """One page of the caller's posts (a Relay connection), newest first."""
+
+    first: Annotated[int, Field(ge=0, le=PAGE_MAX)] | None = None
+    last: Annotated[int, Field(ge=0, le=PAGE_MAX)] | None = None
+    after: PostCursor | None = None
+    before: PostCursor | None = None
+
+    @model_validator(mode="after")
+    def _one_direction(self) -> PostPageInput:
+        if self.first is not None and self.last is not None:
+            raise ValueError("give first or last, not both")
+        return self
+
+    @property
+    def size(self) -> int:
+        """How many posts the page holds at most."""
+        if self.last is not None:
+            return self.last
+        return PAGE_DEFAULT if self.first is None else self.first
+
+
+class PostPage(Frozen):
+    """A page of posts with what a Relay connection reports about its neighbours."""
+
+    posts: tuple[PostOut, ...]
+    has_next_page: bool
+    has_previous_page: bool
+    total_count: Annotated[int, Field(ge=0)]
+
+
+class PostDeleteInput(Frozen):
+    """What deletePost takes: a reference to (what should be) one of the caller's posts."""
+
+    post: NodeRef

@@ -81,3 +81,5 @@ class Principal(Frozen):
     id: Annotated[int, Field(gt=0)]
     email: Annotated[str, StringConstraints(min_length=3, max_length=EMAIL_MAX_CHARS)]
     posts_version: Annotated[int, Field(ge=0)]
+    posts_count: Annotated[int, Field(ge=0)] = 0
+    posts_bytes: Annotated[int, Field(ge=0)] = 0

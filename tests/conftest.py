@@ -3,6 +3,7 @@ emptied after every test, and a GraphQL client speaking real HTTP through Django
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import uuid
@@ -16,6 +17,7 @@ from django.test import Client
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
+from gql.pipeline import reset_pipeline
 from persistence.db import get_engine, reset_engine
 from persistence.migrations import upgrade
 from resolvers_services.post_cache import reset_posts_cache
@@ -87,7 +89,7 @@ def _test_settings(database_url: str) -> Iterator[None]:
     settings.DATABASE_URL = database_url
     settings.BCRYPT_ROUNDS = 4
     reset_engine()
-    reset_posts_cache()
+    reset_caches()
     yield
     with get_engine().begin() as conn:
         conn.execute(text("DELETE FROM login_attempts"))
@@ -97,7 +99,13 @@ def _test_settings(database_url: str) -> Iterator[None]:
     for name, value in saved.items():
         setattr(settings, name, value)
     reset_engine()
+    reset_caches()
+
+
+def reset_caches() -> None:
+    """Drop every per-process cache so the next request builds them from settings again."""
     reset_posts_cache()
+    reset_pipeline()
 
 
 @dataclass
@@ -202,6 +210,17 @@ def leaks_in(text: str, *, extra: tuple[str, ...] = (), sent: str = "") -> list[
         for marker in (*LEAK_MARKERS, *extra)
         if marker.lower() in lowered and marker.lower() not in sent_lowered
     ]
+
+
+def gid(type_name: str, key: int) -> str:
+    """The global id (Strawberry's relay.GlobalID encoding) of row ``key`` of a type."""
+    return base64.b64encode(f"{type_name}:{key}".encode()).decode()
+
+
+def row_id(global_id: str) -> int:
+    """The database id inside a global id."""
+    _type_name, key = base64.b64decode(global_id).decode().split(":", 1)
+    return int(key)
 
 
 def error_code(body: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from persistence.db import get_engine
 from resolvers_services.tokens import user_id_from_token
-from tests.conftest import PASSWORD, Api, error_code
+from tests.conftest import PASSWORD, Api, error_code, gid, row_id
 
 SIGNUP = "mutation($e: String!, $p: String!) { signup(email: $e, password: $p) { token user { id email } } }"
 LONG_PASSWORD = "Zq7!" * 32  # 128 characters
@@ -50,7 +50,7 @@ def test_signup_returns_a_token_for_the_new_user(api: Api) -> None:
     assert payload["user"]["email"] == "alice@example.com"
     assert payload["token"]
     [(user_id, email)] = users()
-    assert payload["user"]["id"] == str(user_id)
+    assert payload["user"]["id"] == gid("User", user_id)
     assert email == "alice@example.com"
     assert user_id_from_token(payload["token"]) == user_id
 
@@ -122,9 +122,9 @@ def test_token_from_signup_works_on_get_posts(api: Api) -> None:
 
 
 def test_login_returns_a_token_for_the_account(api: Api) -> None:
-    user_id = int(signed_up(api.signup("alice@example.com"))["user"]["id"])
+    user_id = row_id(signed_up(api.signup("alice@example.com"))["user"]["id"])
     payload = logged_in(api.login("alice@example.com"))
-    assert payload["user"] == {"id": str(user_id), "email": "alice@example.com"}
+    assert payload["user"] == {"id": gid("User", user_id), "email": "alice@example.com"}
     assert user_id_from_token(payload["token"]) == user_id
     assert api.posts(payload["token"]) == []
 

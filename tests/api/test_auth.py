@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from persistence.db import get_engine
 from resolvers_services.tokens import issue_token
-from tests.conftest import Api, error_code
+from tests.conftest import Api, error_code, row_id
 
 GET_POSTS = "query($k: String) { getPosts(token: $k) { id text } }"
 ADD_POST = "mutation($t: String!, $k: String) { addPost(text: $t, token: $k) { postId } }"
@@ -235,7 +235,7 @@ def test_a_deleted_users_token_never_fits_the_next_user_to_sign_up(api: Api) -> 
     first = api.signup("first@example.com")["data"]["signup"]
     last = api.signup("last@example.com")["data"]["signup"]
     with get_engine().begin() as conn:  # the newest account goes away
-        conn.execute(text("DELETE FROM users WHERE id = :id"), {"id": int(last["user"]["id"])})
+        conn.execute(text("DELETE FROM users WHERE id = :id"), {"id": row_id(last["user"]["id"])})
     newcomer = api.signup("newcomer@example.com")["data"]["signup"]
-    assert int(newcomer["user"]["id"]) > int(last["user"]["id"]) > int(first["user"]["id"])
+    assert row_id(newcomer["user"]["id"]) > row_id(last["user"]["id"]) > row_id(first["user"]["id"])
     assert error_code(api.get_posts(token=last["token"])) == "UNAUTHENTICATED"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
+import pytest
 from sqlalchemy import text
 
-from gql import limits
+from gql import pipeline
 from persistence.db import get_engine
 from tests.conftest import Api
 
@@ -28,7 +30,7 @@ def test_aliased_signups_in_one_document_are_refused_before_any_runs(api: Api) -
         for i in range(10)
     )
     body = api.post(f"mutation {{ {fields} }}")
-    assert body["data"] is None
+    assert body.get("data") is None
     assert _codes(body) == {"BAD_USER_INPUT"}
     assert _users() == 0
 
@@ -55,7 +57,7 @@ def test_too_many_aliases_are_refused(api: Api) -> None:
 
 
 def test_a_document_with_too_many_tokens_is_refused_quickly(api: Api) -> None:
-    body = api.post("{ " + "__typename " * 5000 + "}")
+    body = api.post("{ " + "a " * 1500 + "}")  # 3 KB: under the byte cap, over the token cap
     assert _codes(body) == {"BAD_USER_INPUT"}
     assert "token" in body["errors"][0]["message"].lower()
 
@@ -66,13 +68,20 @@ def test_a_deeply_nested_introspection_cycle_is_refused(api: Api) -> None:
     assert _codes(body) == {"BAD_USER_INPUT"}
 
 
-def test_validation_results_are_cached_across_requests(api: Api) -> None:
-    query = "{ __typename }"
-    api.post(query)
-    before = limits._validate.cache_info().hits
-    api.post(query)
-    api.post(query)
-    assert limits._validate.cache_info().hits >= before + 2
+def test_validation_results_are_cached_across_requests(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[object] = []
+    real = pipeline.validate
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "validate", counting)
+    for _ in range(3):
+        assert api.post("{ __typename }")["data"] == {"__typename": "Query"}
+    assert len(calls) == 1
 
 
 def test_hostile_documents_are_answered_without_working_for_seconds(api: Api) -> None:

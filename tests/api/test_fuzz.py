@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
 from resolvers_services.tokens import issue_token
-from tests.conftest import Api, leaks_in
+from tests.conftest import Api, leaks_in, row_id
 
 # Every code a client may cause (the contract's table minus INTERNAL_SERVER_ERROR).
 CLIENT_CODES = {
@@ -314,7 +314,7 @@ def victims(api: Api) -> Victims:
         body = api.signup(email)
         token = body["data"]["signup"]["token"]
         tokens.append(token)
-        forged.extend(_forged_tokens(int(body["data"]["signup"]["user"]["id"])))
+        forged.extend(_forged_tokens(row_id(body["data"]["signup"]["user"]["id"])))
         post = api.add_post("hello", token=token)
         post_ids.append(post["data"]["addPost"]["postId"])
     return Victims(tokens=tuple(tokens), forged=tuple(forged), post_ids=tuple(post_ids))

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from persistence.db import get_engine
-from tests.conftest import Api, error_code
+from tests.conftest import Api, error_code, gid, row_id
 
 MIB = 1024 * 1024
 EMOJI = "\N{GRINNING FACE}"  # 4 bytes of UTF-8
@@ -49,7 +49,7 @@ def test_add_post_returns_its_id_and_the_post(api: Api, alice: str) -> None:
     payload = added(api.add_post("hello world", token=alice))
     post = payload["post"]
     assert payload["postId"] == post["id"]
-    assert int(post["id"]) > 0
+    assert row_id(post["id"]) > 0
     assert post["text"] == "hello world"
     created = datetime.fromisoformat(post["createdAt"])
     assert created.utcoffset() is not None
@@ -110,7 +110,7 @@ TRICKY_TEXTS = {
     "control_chars": "\x01\x07\x1b[31mred\x1b[0m\x7f",
     "astral_and_bmp_edges": "\ufeff\uffff\U0010ffff\U0001d11e",
     "json_and_sql_lookalikes": '\'"\\ \\u0000 \'); DROP TABLE posts; -- {"a": [1]}',
-    "zero_width": "\u200b",
+    "zero_width": "a\u200bb\u200d",
 }
 
 
@@ -124,7 +124,7 @@ def test_text_round_trips_byte_for_byte(api: Api, alice: str, value: str) -> Non
         assert listed["text"].encode("utf-8") == value.encode("utf-8")
     with get_engine().connect() as conn:
         stored = conn.execute(
-            text("SELECT text FROM posts WHERE id = :id"), {"id": int(payload["postId"])}
+            text("SELECT text FROM posts WHERE id = :id"), {"id": row_id(payload["postId"])}
         ).scalar_one()
     assert stored.encode("utf-8") == value.encode("utf-8")
 
@@ -234,7 +234,7 @@ def test_not_found_is_the_same_for_missing_deleted_and_foreign_posts(
     foreign = added(api.add_post("alice's", token=alice))["postId"]
     deleted = added(api.add_post("bob's", token=bob))["postId"]
     api.delete_post(deleted, token=bob)
-    missing = str(int(foreign) + 1000)
+    missing = gid("Post", row_id(foreign) + 1000)
     errors = [
         api.delete_post(post_id, token=bob)["errors"][0] for post_id in (foreign, deleted, missing)
     ]
@@ -243,18 +243,25 @@ def test_not_found_is_the_same_for_missing_deleted_and_foreign_posts(
 
 
 def test_delete_of_a_nonexistent_id_is_not_found(api: Api, alice: str, bob: str) -> None:
-    post_id = int(added(api.add_post("real", token=alice))["postId"])
+    post_id = row_id(added(api.add_post("real", token=alice))["postId"])
     snapshot = Snapshot(api, alice, bob)
     for missing in (post_id + 1, post_id + 10_000, 2**63 - 1):
-        assert error_code(api.delete_post(str(missing), token=alice)) == "NOT_FOUND"
+        assert error_code(api.delete_post(gid("Post", missing), token=alice)) == "NOT_FOUND"
     snapshot.assert_unchanged()
 
 
-def test_delete_with_an_integer_id_literal_works(api: Api, alice: str) -> None:
-    post_id = added(api.add_post("numeric", token=alice))["postId"]
-    body = api.post(f"mutation {{ deletePost(postId: {int(post_id)}) {{ postId }} }}", token=alice)
+def test_delete_with_the_global_id_as_a_literal_works(api: Api, alice: str) -> None:
+    post_id = added(api.add_post("literal", token=alice))["postId"]
+    body = api.post(f'mutation {{ deletePost(postId: "{post_id}") {{ postId }} }}', token=alice)
     assert body["data"]["deletePost"]["postId"] == post_id
     assert api.posts(alice) == []
+
+
+def test_delete_with_the_plain_row_id_is_bad_user_input(api: Api, alice: str) -> None:
+    post_id = row_id(added(api.add_post("numeric", token=alice))["postId"])
+    body = api.post(f"mutation {{ deletePost(postId: {post_id}) {{ postId }} }}", token=alice)
+    assert error_code(body) == "BAD_USER_INPUT"
+    assert len(api.posts(alice)) == 1
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ from pytest_django import Settings
 from sqlalchemy import event, text
 
 from persistence.db import get_engine
-from resolvers_services.post_cache import get_posts_cache, reset_posts_cache
-from tests.conftest import Api
+from resolvers_services.post_cache import get_posts_cache
+from tests.conftest import Api, gid, reset_caches, row_id
 
 FROM_POSTS = re.compile(r"\bFROM\s+[`\"]?posts\b", re.IGNORECASE)
 FROM_USERS = re.compile(r"\bFROM\s+[`\"]?users\b", re.IGNORECASE)
@@ -101,7 +101,7 @@ def test_row_written_behind_the_apis_back_appears_only_after_the_ttl(
     api: Api, alice: str, settings: Settings
 ) -> None:
     settings.POSTS_CACHE_TTL_SECONDS = 1
-    reset_posts_cache()
+    reset_caches()
     visible = add(api, alice, "through the API")
     assert api.posts(alice) == [visible]
 
@@ -110,17 +110,17 @@ def test_row_written_behind_the_apis_back_appears_only_after_the_ttl(
 
     time.sleep(1.2)
     listed = api.posts(alice)
-    assert [p["id"] for p in listed] == [str(hidden_id), visible["id"]]
+    assert [p["id"] for p in listed] == [gid("Post", hidden_id), visible["id"]]
     assert listed[0]["text"] == "behind the back"
 
 
 def test_ttl_zero_reads_the_database_every_time(api: Api, alice: str, settings: Settings) -> None:
     settings.POSTS_CACHE_TTL_SECONDS = 0
-    reset_posts_cache()
+    reset_caches()
     visible = add(api, alice, "through the API")
     assert api.posts(alice) == [visible]
     hidden_id = insert_behind_the_apis_back(user_id("alice@example.com"), "behind the back")
-    assert [p["id"] for p in api.posts(alice)] == [str(hidden_id), visible["id"]]
+    assert [p["id"] for p in api.posts(alice)] == [gid("Post", hidden_id), visible["id"]]
 
 
 def test_read_your_writes_after_add_with_a_warm_cache(api: Api, alice: str) -> None:
@@ -155,13 +155,13 @@ def test_read_your_writes_holds_when_the_process_cache_is_not_told(
     with get_engine().begin() as conn:
         conn.execute(text("UPDATE users SET posts_version = posts_version + 1"))
     listed = api.posts(alice)
-    assert [p["id"] for p in listed] == [str(hidden_id), first["id"]]
+    assert [p["id"] for p in listed] == [gid("Post", hidden_id), first["id"]]
 
 
 def test_a_failed_write_does_not_hide_or_invent_posts(api: Api, alice: str) -> None:
     first = add(api, alice, "first")
     assert api.posts(alice) == [first]
-    assert api.delete_post(str(int(first["id"]) + 999), token=alice)["errors"]
+    assert api.delete_post(gid("Post", row_id(first["id"]) + 999), token=alice)["errors"]
     assert api.add_post("   ", token=alice)["errors"]
     assert api.posts(alice) == [first]
 
@@ -178,8 +178,8 @@ def test_writes_of_one_user_leave_another_users_list_correct(api: Api, alice: st
 def test_posts_too_large_for_the_byte_bound_are_still_listed_correctly(
     api: Api, alice: str, settings: Settings
 ) -> None:
-    settings.POSTS_CACHE_MAX_BYTES = 4096
-    reset_posts_cache()
+    settings.POSTS_CACHE_MAX_BYTES = settings.RESPONSE_CACHE_MAX_BYTES = 4096
+    reset_caches()
     big = "\N{GRINNING FACE}" * 5000  # 20,000 bytes of UTF-8, far over the bound
     first = add(api, alice, big)
     for _ in range(3):
@@ -194,15 +194,15 @@ def test_posts_too_large_for_the_byte_bound_are_still_listed_correctly(
 
     # Nothing stale is held for this user: a row added behind the API's back shows at once.
     hidden_id = insert_behind_the_apis_back(user_id("alice@example.com"), "small")
-    assert [p["id"] for p in api.posts(alice)] == [str(hidden_id), second["id"]]
+    assert [p["id"] for p in api.posts(alice)] == [gid("Post", hidden_id), second["id"]]
     assert get_posts_cache().current_bytes <= 4096
 
 
 def test_small_lists_stay_cached_beside_one_too_large_for_the_bound(
     api: Api, alice: str, settings: Settings, sql_log: StatementLog
 ) -> None:
-    settings.POSTS_CACHE_MAX_BYTES = 4096
-    reset_posts_cache()
+    settings.POSTS_CACHE_MAX_BYTES = settings.RESPONSE_CACHE_MAX_BYTES = 4096
+    reset_caches()
     bob = api.token_for("bob@example.com")
     small = add(api, bob, "small")
     add(api, alice, "x" * 10_000)

@@ -12,7 +12,7 @@ from django.test import Client
 from sqlalchemy import text
 
 from persistence.db import get_engine
-from tests.conftest import Api
+from tests.conftest import Api, row_id
 
 T = TypeVar("T")
 THREADS = 30
@@ -51,7 +51,7 @@ def assert_no_errors(bodies: list[dict[str, Any]]) -> None:
 
 
 def assert_newest_first(posts: list[dict[str, Any]]) -> None:
-    keys = [(datetime.fromisoformat(p["createdAt"]), int(p["id"])) for p in posts]
+    keys = [(datetime.fromisoformat(p["createdAt"]), row_id(p["id"])) for p in posts]
     assert keys == sorted(keys, reverse=True)
 
 
@@ -85,7 +85,7 @@ def test_deletes_racing_with_adds_and_lists_lose_nothing(api: Api, token: str) -
     initial_ids = {body["data"]["addPost"]["postId"] for body in initial}
     assert {p["id"] for p in api.posts(token)} == initial_ids  # the cache is warm now
 
-    to_delete = sorted(initial_ids, key=int)[::3][:10]
+    to_delete = sorted(initial_ids, key=row_id)[::3][:10]
     jobs: list[Callable[[Api], dict[str, Any]]] = []
     for n in range(10):
         jobs.append(lambda c, pid=to_delete[n]: c.delete_post(pid, token=token))
@@ -147,7 +147,7 @@ def test_one_mib_of_four_byte_characters_is_stored_byte_for_byte_on_mysql(
     assert len(value.encode("utf-8")) == MIB
     body = api.add_post(value, token=token)
     assert "errors" not in body, str(body)[:300]
-    post_id = int(body["data"]["addPost"]["postId"])
+    post_id = row_id(body["data"]["addPost"]["postId"])
 
     with get_engine().connect() as conn:
         row = conn.execute(

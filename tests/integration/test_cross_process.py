@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from persistence.db import get_engine
+from tests.conftest import gid, row_id
 from tests.live_server import Server, server_env, start_server
 
 pytestmark = pytest.mark.slow
@@ -58,7 +59,7 @@ def test_writes_through_one_server_are_read_at_once_through_another(
         )
     )
     token = signup["signup"]["token"]
-    user_id = int(signup["signup"]["user"]["id"])
+    user_id = row_id(signup["signup"]["user"]["id"])
 
     assert listed_ids(b, token) == []  # fills B's cache
 
@@ -69,7 +70,7 @@ def test_writes_through_one_server_are_read_at_once_through_another(
             text("INSERT INTO posts (user_id, text, created_at) VALUES (:u, :t, :c)"),
             {"u": user_id, "t": "behind the back", "c": datetime(2000, 1, 1)},
         )
-        hidden = str(conn.execute(text("SELECT MAX(id) FROM posts")).scalar_one())
+        hidden = gid("Post", conn.execute(text("SELECT MAX(id) FROM posts")).scalar_one())
     assert listed_ids(b, token) == []
 
     first = ok(a.graphql(ADD, {"t": "written via A"}, token=token))["addPost"]

@@ -1,0 +1,488 @@
+"""The request pipeline: one path for every GraphQL request, each step refusing cheaply.
+
+In order: the body (strict JSON), the document (persisted-query lookup,
+trusted-document check, size cap on the raw string, parse with a token cap,
+field count, operation choice, validation: all cached by the document's
+SHA-256), the caller (resolved once, from the header or the operation's
+``token`` argument), execution or a response-cache hit, and the encoding.
+
+A refused request runs nothing: the refusal is a GraphQL error with a code
+from the contract, in a JSON body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from cachetools import LRUCache
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    StringValueNode,
+    VariableNode,
+    parse,
+    validate,
+)
+
+from gql.compat import core_schema, execute_document
+from gql.context import NOT_AUTHENTICATED, Context
+from gql.errors import shape_error
+from gql.response_cache import ResponseCache
+from gql.rules import count_fields, validation_rules
+from gql.schema import schema
+from gql.trusted import load_manifest
+from persistence.uow import UnitOfWork
+from resolvers_services.accounts import user_authenticate
+from resolvers_services.documents import DocumentStore
+from schemas.errors import DomainError, ErrorCode
+from schemas.users import Principal
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_BEARER = "bearer"
+# Root fields that never need the caller: a request made only of these skips the
+# token check (Apollo's auth link sends a possibly stale header with every login).
+_PUBLIC_ROOT_FIELDS = frozenset(
+    {"signup", "login", "refreshToken", "__typename", "__schema", "__type"}
+)
+APQ_NOT_FOUND_MESSAGE = "PersistedQueryNotFound"  # what Apollo's link looks for
+APQ_NOT_SUPPORTED_MESSAGE = "PersistedQueryNotSupported"
+
+
+class Refusal(Exception):
+    """A request refused before execution: nothing runs; the client gets this error."""
+
+    def __init__(
+        self, code: ErrorCode, message: str, *, status: int = 200, **extensions: object
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.extensions = extensions
+
+
+def _bad_request(message: str) -> Refusal:
+    return Refusal(ErrorCode.BAD_USER_INPUT, message, status=400)
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A GraphQL-over-HTTP request body, checked for shape."""
+
+    query: str | None
+    variables: dict[str, Any] | None
+    operation_name: str | None
+    persisted_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One operation of a document, with where its ``token`` arguments come from."""
+
+    name: str | None
+    kind: str  # "query", "mutation" or "subscription"
+    needs_caller: bool
+    token_literals: tuple[str, ...]
+    token_variables: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A document that parsed, fit the caps and validated, ready to execute."""
+
+    sha256: str
+    document: DocumentNode
+    operations: Mapping[str | None, Operation]
+
+
+def read_body(request: HttpRequest) -> Body:
+    """The request body as strict JSON (RFC 8259: UTF-8, no NaN or Infinity)."""
+    if request.content_type != "application/json":
+        raise Refusal(ErrorCode.BAD_USER_INPUT, "Content-Type must be application/json", status=415)
+    charset = request.content_params.get("charset")
+    if charset is not None and charset.strip().lower() not in {"utf-8", "utf8"}:
+        raise _bad_request("The request body must be UTF-8 JSON")
+    try:
+        data = orjson.loads(request.body)
+    except orjson.JSONDecodeError:
+        raise _bad_request("Unable to parse request body as JSON") from None
+    if isinstance(data, list):
+        raise _bad_request("Batched requests are not supported")
+    if not isinstance(data, dict):
+        raise _bad_request("The request body must be a JSON object")
+    query, variables = data.get("query"), data.get("variables")
+    operation_name, extensions = data.get("operationName"), data.get("extensions")
+    if query is not None and not isinstance(query, str):
+        raise _bad_request("'query' must be a string")
+    if variables is not None and not isinstance(variables, dict):
+        raise _bad_request("'variables' must be an object")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise _bad_request("'operationName' must be a string")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise _bad_request("'extensions' must be an object")
+    return Body(
+        query=query,
+        variables=variables,
+        operation_name=operation_name,
+        persisted_hash=_persisted_hash(extensions),
+    )
+
+
+def _persisted_hash(extensions: dict[str, Any] | None) -> str | None:
+    persisted = (extensions or {}).get("persistedQuery")
+    if persisted is None:
+        return None
+    if not settings.APQ_ENABLED and not settings.GRAPHQL_TRUSTED_DOCUMENTS:
+        raise Refusal(ErrorCode.PERSISTED_QUERY_NOT_SUPPORTED, APQ_NOT_SUPPORTED_MESSAGE)
+    if not isinstance(persisted, dict) or persisted.get("version") != 1:
+        raise Refusal(ErrorCode.BAD_USER_INPUT, "Only persisted-query version 1 is supported")
+    digest = persisted.get("sha256Hash")
+    if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest):
+        raise Refusal(ErrorCode.BAD_USER_INPUT, "sha256Hash must be 64 lower-case hex digits")
+    return digest
+
+
+def _root_fields(
+    selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode]
+) -> list[FieldNode]:
+    found: list[FieldNode] = []
+    pending, seen = [selection_set], set()
+    while pending:
+        for selection in pending.pop().selections:
+            if isinstance(selection, FieldNode):
+                found.append(selection)
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                name = selection.name.value
+                if name in fragments and name not in seen:
+                    seen.add(name)
+                    pending.append(fragments[name].selection_set)
+    return found
+
+
+def _operations(document: DocumentNode) -> dict[str | None, Operation]:
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    operations: dict[str | None, Operation] = {}
+    for definition in document.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            continue
+        roots = _root_fields(definition.selection_set, fragments)
+        tokens = [
+            argument.value
+            for root in roots
+            for argument in root.arguments or ()
+            if argument.name.value == "token"
+        ]
+        name = definition.name.value if definition.name else None
+        operations[name] = Operation(
+            name=name,
+            kind=definition.operation.value,
+            needs_caller=any(root.name.value not in _PUBLIC_ROOT_FIELDS for root in roots),
+            token_literals=tuple(v.value for v in tokens if isinstance(v, StringValueNode)),
+            token_variables=tuple(v.name.value for v in tokens if isinstance(v, VariableNode)),
+        )
+    return operations
+
+
+@dataclass
+class Pipeline:
+    """The per-process request pipeline and the state it keeps (built once, at start-up)."""
+
+    documents: DocumentStore
+    responses: ResponseCache
+    trusted: Mapping[str, str] | None
+    _prepared: LRUCache[tuple[object, ...], Prepared | Refusal] = field(
+        default_factory=lambda: LRUCache(maxsize=4 * 1024 * 1024, getsizeof=_cost)
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def from_settings(cls) -> Pipeline:
+        """Build the pipeline and its caches from settings (a bad manifest stops start-up)."""
+        path = settings.GRAPHQL_TRUSTED_DOCUMENTS
+        return cls(
+            documents=DocumentStore(
+                cache_size=settings.APQ_CACHE_DOCUMENTS,
+                max_documents=settings.APQ_MAX_DOCUMENTS,
+            ),
+            responses=ResponseCache(
+                ttl_seconds=settings.POSTS_CACHE_TTL_SECONDS,
+                max_bytes=settings.RESPONSE_CACHE_MAX_BYTES,
+            ),
+            trusted=load_manifest(path) if path else None,
+        )
+
+    # The document
+
+    def source(self, body: Body) -> tuple[str, str, bool]:
+        """The document's text, its SHA-256, and whether to register it once it validates."""
+        if self.trusted is not None:
+            return self._trusted_source(body)
+        if body.persisted_hash is not None and body.query is None:
+            document = self.documents.lookup(uow=UnitOfWork(), sha256=body.persisted_hash)
+            if document is None:
+                raise Refusal(ErrorCode.PERSISTED_QUERY_NOT_FOUND, APQ_NOT_FOUND_MESSAGE)
+            return document, body.persisted_hash, False
+        if body.query is None:
+            raise _bad_request("No GraphQL query found in the request")
+        digest = _sha256(_capped(body.query))
+        if body.persisted_hash is not None and body.persisted_hash != digest:
+            raise Refusal(ErrorCode.BAD_USER_INPUT, "sha256Hash is not the SHA-256 of the query")
+        return body.query, digest, body.persisted_hash is not None
+
+    def _trusted_source(self, body: Body) -> tuple[str, str, bool]:
+        trusted = self.trusted or {}
+        if body.query is None:
+            digest = body.persisted_hash
+            if digest is None:
+                raise _bad_request("No GraphQL query found in the request")
+            if digest not in trusted:
+                raise Refusal(ErrorCode.PERSISTED_QUERY_NOT_FOUND, APQ_NOT_FOUND_MESSAGE)
+            return trusted[digest], digest, False
+        digest = _sha256(_capped(body.query))
+        if digest not in trusted or (body.persisted_hash not in {None, digest}):
+            raise Refusal(ErrorCode.BAD_USER_INPUT, "Only the server's trusted documents may run")
+        return body.query, digest, False
+
+    def prepare(self, source: str, digest: str) -> Prepared:
+        """Parse, cap and validate a document, or refuse it; cached by hash and settings."""
+        explorer = bool(settings.GRAPHQL_EXPLORER)
+        key = (
+            digest,
+            explorer,
+            settings.GRAPHQL_MAX_TOKENS,
+            settings.GRAPHQL_MAX_FIELDS,
+            settings.GRAPHQL_MAX_DEPTH,
+            settings.GRAPHQL_MAX_ALIASES,
+        )
+        with self._lock:
+            known = self._prepared.get(key)
+        if known is None:
+            known = self._prepare(source, digest, explorer)
+            with self._lock:
+                self._prepared[key] = known
+        if isinstance(known, Refusal):
+            raise known
+        return known
+
+    def _prepare(self, source: str, digest: str, explorer: bool) -> Prepared | Refusal:
+        _capped(source)
+        try:
+            document = parse(
+                source, max_tokens=settings.GRAPHQL_MAX_TOKENS, allow_empty_selection_sets=False
+            )
+        except GraphQLError as exc:
+            return Refusal(ErrorCode.BAD_USER_INPUT, exc.message)
+        limit = settings.GRAPHQL_MAX_FIELDS
+        if count_fields(document, limit) > limit:
+            return Refusal(
+                ErrorCode.BAD_USER_INPUT,
+                f"The document selects more than {limit} fields",
+                maxFields=limit,
+            )
+        rules = validation_rules(
+            max_depth=settings.GRAPHQL_MAX_DEPTH,
+            max_aliases=settings.GRAPHQL_MAX_ALIASES,
+            explorer=explorer,
+        )
+        errors = validate(core_schema(schema), document, rules, hide_suggestions=not explorer)
+        if errors:
+            return Refusal(ErrorCode.BAD_USER_INPUT, errors[0].message)
+        return Prepared(sha256=digest, document=document, operations=_operations(document))
+
+    # The caller
+
+    def caller(
+        self, request: HttpRequest, operation: Operation, body: Body
+    ) -> Principal | DomainError:
+        """Who is calling, resolved once: from the header or the operation's token argument."""
+        if not operation.needs_caller:
+            return NOT_AUTHENTICATED
+        try:
+            token = _token(request, operation, body)
+            return user_authenticate(uow=UnitOfWork(), token=token)
+        except DomainError as error:
+            return error
+
+    # The whole request
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        """Answer one GraphQL-over-HTTP POST."""
+        try:
+            body = read_body(request)
+            source, digest, register = self.source(body)
+            prepared = self.prepare(source, digest)
+            operation = _choose(prepared, body.operation_name)
+        except Refusal as refusal:
+            return _refusal_response(refusal)
+        if register:
+            self.documents.register(uow=UnitOfWork(), sha256=digest, document=source)
+        auth = self.caller(request, operation, body)
+        key = None
+        if operation.kind == "query" and isinstance(auth, Principal):
+            variables = orjson.dumps(body.variables or {}, option=orjson.OPT_SORT_KEYS)
+            key = (auth.id, auth.posts_version, digest, operation.name, variables)
+            cached = self.responses.get(key)
+            if cached is not None:
+                return _json_response(cached)
+        result = execute_document(
+            schema,
+            prepared.document,
+            variables=body.variables,
+            operation_name=body.operation_name,
+            context=Context(request=request, auth=auth),
+        )
+        payload: dict[str, Any] = {}
+        if result.errors:
+            payload["errors"] = [shape_error(error).formatted for error in result.errors]
+        payload["data"] = result.data
+        encoded = encode(payload)
+        if key is not None and not result.errors:
+            self.responses.put(key, encoded)
+        return _json_response(encoded)
+
+
+def _choose(prepared: Prepared, name: str | None) -> Operation:
+    """The operation to run (GraphQL spec, GetOperation): a request error if ambiguous."""
+    if name is not None:
+        if name not in prepared.operations:
+            raise Refusal(ErrorCode.BAD_USER_INPUT, f"Unknown operation named '{name}'")
+        return prepared.operations[name]
+    if len(prepared.operations) != 1:
+        raise Refusal(
+            ErrorCode.BAD_USER_INPUT,
+            "The document has several operations; operationName must name one",
+        )
+    return next(iter(prepared.operations.values()))
+
+
+def _token(request: HttpRequest, operation: Operation, body: Body) -> str:
+    """The one token of the request: the header's, the arguments', or both when equal."""
+    header = _header_token(request)
+    variables = body.variables or {}
+    arguments = set(operation.token_literals)
+    arguments.update(
+        value for name in operation.token_variables if isinstance(value := variables.get(name), str)
+    )
+    if len(arguments) > 1:
+        raise DomainError(ErrorCode.UNAUTHENTICATED, "The token arguments differ")
+    argument = next(iter(arguments), None)
+    if header is not None and argument is not None and header != argument:
+        raise DomainError(
+            ErrorCode.UNAUTHENTICATED, "The token argument and the Authorization header differ"
+        )
+    token = header if header is not None else argument
+    if not token:
+        raise NOT_AUTHENTICATED
+    return token
+
+
+def _header_token(request: HttpRequest) -> str | None:
+    header: str | None = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != _BEARER or not token or " " in token:
+        raise DomainError(
+            ErrorCode.UNAUTHENTICATED, "Malformed Authorization header; expected 'Bearer <token>'"
+        )
+    return token
+
+
+def _capped(query: str) -> bytes:
+    """The query's UTF-8, refused before any lexing when over the document cap."""
+    limit = settings.GRAPHQL_MAX_DOCUMENT_BYTES
+    if len(query) > limit:  # characters <= bytes: refuse without encoding
+        raise _too_large(limit)
+    raw = query.encode("utf-8", errors="surrogatepass")
+    if len(raw) > limit:
+        raise _too_large(limit)
+    return raw
+
+
+def _too_large(limit: int) -> Refusal:
+    return Refusal(
+        ErrorCode.BAD_USER_INPUT,
+        f"The document is larger than {limit} bytes; send long values as variables",
+        maxBytes=limit,
+    )
+
+
+def _sha256(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _cost(entry: Prepared | Refusal) -> int:
+    # Parsed documents weigh far more than their text; a refusal almost nothing.
+    if isinstance(entry, Refusal):
+        return 256
+    loc = entry.document.loc
+    return 256 + 16 * (loc.end if loc else 0)
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON (non-ASCII as is: a 1 MiB post is not inflated by escapes)."""
+    try:
+        return orjson.dumps(payload)
+    except TypeError:
+        # Only a lone surrogate (echoed from invalid input) gets here: escape it.
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+        return text.encode("utf-8", errors="backslashreplace")
+
+
+def _json_response(body: bytes, status: int = 200) -> HttpResponse:
+    response = HttpResponse(body, status=status, content_type="application/json")
+    # Responses may carry tokens, refresh tokens or someone's posts.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _refusal_response(refusal: Refusal) -> HttpResponse:
+    error = {
+        "message": refusal.message,
+        "extensions": {"code": refusal.code.value, **refusal.extensions},
+    }
+    return _json_response(encode({"errors": [error]}), status=refusal.status)
+
+
+_pipeline_lock = threading.Lock()
+_pipeline: Pipeline | None = None
+
+
+def get_pipeline() -> Pipeline:
+    """The process's pipeline, built from settings on first use (at start-up)."""
+    global _pipeline  # noqa: PLW0603 - the one process-wide instance, built once
+    if _pipeline is None:
+        with _pipeline_lock:
+            if _pipeline is None:
+                _pipeline = Pipeline.from_settings()
+    return _pipeline
+
+
+def reset_pipeline() -> None:
+    """Drop the pipeline so the next request builds it from settings again (tests)."""
+    global _pipeline  # noqa: PLW0603 - see get_pipeline
+    with _pipeline_lock:
+        _pipeline = None
+
+
+__all__ = ["Pipeline", "Refusal", "get_pipeline", "reset_pipeline"]

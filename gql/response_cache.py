@@ -1,0 +1,58 @@
+"""Whole GraphQL responses, as sent, for the caller's repeated reads.
+
+A hit is keyed by the caller, the version of their posts (read with the token
+check, and bumped in the same transaction as every add and delete), the
+document's hash, the operation name and the variables: it is current by
+construction, across every worker and instance, and costs no resolver and no
+encoding. Bounded in bytes; entries also expire with the posts cache's TTL.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from cachetools import TTLCache
+
+# A key: user id, posts version, document sha256, operation name, canonical variables.
+Key = tuple[int, int, str, str | None, bytes]
+
+
+def _size(body: bytes) -> int:
+    return len(body)
+
+
+class ResponseCache:
+    """Thread-safe TTL cache of response bodies, bounded by their bytes."""
+
+    def __init__(
+        self, *, ttl_seconds: float, max_bytes: int, timer: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.enabled = ttl_seconds > 0 and max_bytes > 0
+        self.max_bytes = max(max_bytes, 1)
+        # cachetools caches are not thread-safe; every access holds this lock.
+        self._lock = threading.Lock()
+        self._bodies: TTLCache[Key, bytes] = TTLCache(
+            maxsize=self.max_bytes, ttl=max(ttl_seconds, 0), timer=timer, getsizeof=_size
+        )
+
+    def get(self, key: Key) -> bytes | None:
+        """The body stored under ``key``, or None."""
+        if not self.enabled:
+            return None
+        with self._lock:
+            return self._bodies.get(key)
+
+    def put(self, key: Key, body: bytes) -> None:
+        """Store ``body`` unless it alone exceeds the bound."""
+        if not self.enabled or len(body) > self.max_bytes:
+            return
+        with self._lock:
+            self._bodies[key] = body
+
+    @property
+    def current_bytes(self) -> int:
+        """The bytes held now."""
+        with self._lock:
+            return int(self._bodies.currsize)

@@ -1,0 +1,151 @@
+"""The validation rules the request pipeline runs, and the linear field count it runs first.
+
+Depth and alias limits come from Strawberry's own limiters; their rule classes
+are built once per setting value (each limiter instance makes new classes, and
+the pipeline caches validation results by rule set).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from functools import lru_cache
+
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    ValidationRule,
+    specified_rules,
+)
+from graphql.validation import NoSchemaIntrospectionCustomRule
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
+
+# Root fields that cost real work each time (bcrypt, a user's whole post list, a
+# page of posts, many nodes): one of each per document, so aliases cannot multiply them.
+ONCE_PER_DOCUMENT = frozenset(
+    {
+        "signup",
+        "login",
+        "refreshToken",
+        "changePassword",
+        "deleteAccount",
+        "getPosts",
+        "viewer",
+        "nodes",
+    }
+)
+
+
+def _root_field_names(
+    selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], seen: set[str]
+) -> Iterator[str]:
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            yield selection.name.value
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _root_field_names(selection.selection_set, fragments, seen)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name in fragments and name not in seen:
+                seen.add(name)
+                yield from _root_field_names(fragments[name].selection_set, fragments, seen)
+
+
+class OncePerDocumentRule(ValidationRule):
+    """Refuse a document that selects an expensive root field more than once.
+
+    Strawberry ships depth, alias and token limiters but no per-field cost limit,
+    hence this small rule.
+    """
+
+    def enter_document(self, node: DocumentNode, *_args: object) -> None:
+        fragments = {
+            d.name.value: d for d in node.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        counts: dict[str, int] = {}
+        for definition in node.definitions:
+            if isinstance(definition, OperationDefinitionNode):
+                for name in _root_field_names(definition.selection_set, fragments, set()):
+                    counts[name] = counts.get(name, 0) + 1
+        for name in sorted(ONCE_PER_DOCUMENT):
+            if counts.get(name, 0) > 1:
+                self.report_error(
+                    GraphQLError(f"'{name}' may be selected at most once per document.")
+                )
+
+
+# What Strawberry's own validate_document appends to every rule set.
+_STRAWBERRY_RULES = (MaybeNullValidationRule, OneOfInputValidationRule)
+
+
+@lru_cache(maxsize=8)
+def validation_rules(
+    *, max_depth: int, max_aliases: int, explorer: bool
+) -> tuple[type[ASTValidationRule], ...]:
+    """The whole rule set for these settings (built once per distinct value)."""
+    rules = (
+        *specified_rules,
+        *QueryDepthLimiter(max_depth=max_depth).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=max_aliases).validation_rules,
+        OncePerDocumentRule,
+        *_STRAWBERRY_RULES,
+    )
+    if not explorer:
+        rules = (*rules, NoSchemaIntrospectionCustomRule)
+    return rules
+
+
+def count_fields(document: DocumentNode, limit: int) -> int:
+    """Every field the document selects, repeats and expanded fragment spreads included.
+
+    One pass over the document: each fragment is counted once and its count
+    reused wherever it is spread, so nested spreads that would expand
+    exponentially cost nothing extra. Counting stops once it is past ``limit``.
+    Unknown and cyclic spreads count nothing (validation refuses them).
+    """
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    counted: dict[str, int] = {}
+    visiting: set[str] = set()
+
+    def fragment(name: str) -> int:
+        if name in counted:
+            return counted[name]
+        if name in visiting or name not in fragments:
+            return 0
+        visiting.add(name)
+        counted[name] = selections(fragments[name].selection_set)
+        visiting.discard(name)
+        return counted[name]
+
+    def selections(selection_set: SelectionSetNode | None) -> int:
+        total = 0
+        for selection in selection_set.selections if selection_set else ():
+            if isinstance(selection, FieldNode):
+                total += 1 + selections(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                total += selections(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += fragment(selection.name.value)
+            if total > limit:
+                return total
+        return total
+
+    total = 0
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            total += selections(definition.selection_set)
+        elif isinstance(definition, FragmentDefinitionNode):
+            total += fragment(definition.name.value)  # validated even when unused
+        if total > limit:
+            break
+    return total

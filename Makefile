@@ -13,7 +13,8 @@ USES_MYSQL := $(if $(findstring mysql,$(DATABASE_URL)$(TEST_DATABASE_URL)),1,)
 LOCK := $(if $(USES_MYSQL),requirements/mysql.txt,requirements/test.txt)
 STAMP := $(VENV)/.installed-$(notdir $(LOCK))
 
-.PHONY: install run dev migrate test test-mysql check format schema lock loadtest clean
+.PHONY: install run dev migrate test test-mysql check format schema lock loadtest \
+	graphiql-assets clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required" >&2; exit 1; }
@@ -73,6 +74,11 @@ lock:
 	$(BIN)/uv pip compile -q pyproject.toml -o requirements/run.txt
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev -o requirements/test.txt
 	$(BIN)/uv pip compile -q pyproject.toml --extra mysql --extra dev -o requirements/mysql.txt
+
+## Re-download the pinned GraphiQL assets from the npm registry, verified, into
+## gql/static/graphiql/ with their MANIFEST.json (needs npm; not run by CI).
+graphiql-assets:
+	$(PYTHON) scripts/graphiql_assets.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -13,7 +13,7 @@ USES_MYSQL := $(if $(findstring mysql,$(DATABASE_URL)$(TEST_DATABASE_URL)),1,)
 LOCK := $(if $(USES_MYSQL),requirements/mysql.txt,requirements/test.txt)
 STAMP := $(VENV)/.installed-$(notdir $(LOCK))
 
-.PHONY: install run dev migrate test test-mysql check format schema lock loadtest \
+.PHONY: install run dev migrate static test test-mysql check format schema lock loadtest \
 	graphiql-assets clean
 
 $(BIN)/python:
@@ -31,8 +31,12 @@ install: $(STAMP)
 migrate: install
 	$(BIN)/alembic upgrade head
 
+## Collect static files (GraphiQL's) into var/static, gzipped beside each, for WhiteNoise.
+static: install
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+
 ## Serve with gunicorn (threads per worker; SQLAlchemy pools per process) on 127.0.0.1:$(PORT).
-run: migrate
+run: migrate static
 	$(BIN)/gunicorn config.wsgi:application --bind 127.0.0.1:$(PORT) \
 		--workers $(WORKERS) --threads $(THREADS) --worker-class gthread \
 		--timeout 30 --graceful-timeout 10 --max-requests 10000 --max-requests-jitter 1000 \
@@ -43,7 +47,7 @@ run: migrate
 dev: migrate
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test: install
+test: install static
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The whole suite against MariaDB/MySQL (TEST_DATABASE_URL, default: local root).

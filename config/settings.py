@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -182,7 +183,7 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG or not STATIC_ROOT.is_dir()
 # Vendored files live under a <package>@<version>/ directory, so a path never
 # changes content and may be cached for good (Cache-Control: immutable).
-WHITENOISE_IMMUTABLE_FILE_TEST = r"^/static/graphiql/(?:@[^/]+/)?[^/@]+@[0-9][^/]*/"
+WHITENOISE_IMMUTABLE_FILE_TEST = rf"^{re.escape(STATIC_URL)}graphiql/(?:@[^/]+/)?[^/@]+@[0-9][^/]*/"
 USE_TZ = True
 TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"

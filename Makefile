@@ -13,7 +13,8 @@ USES_MYSQL := $(if $(findstring mysql,$(DATABASE_URL)$(TEST_DATABASE_URL)),1,)
 LOCK := $(if $(USES_MYSQL),requirements/mysql.txt,requirements/test.txt)
 STAMP := $(VENV)/.installed-$(notdir $(LOCK))
 
-.PHONY: install run dev migrate test test-mysql check format schema lock loadtest clean
+.PHONY: install run dev migrate static test test-mysql check format schema lock loadtest \
+	graphiql-assets clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required" >&2; exit 1; }
@@ -30,15 +31,19 @@ install: $(STAMP)
 migrate: install
 	$(BIN)/alembic upgrade head
 
+## Collect static files (GraphiQL's) into var/static, gzipped beside each, for WhiteNoise.
+static: install
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+
 ## Serve on 127.0.0.1:$(PORT) with the production server (config/serve.py starts it).
-run: migrate
+run: migrate static
 	PORT=$(PORT) WORKERS=$(WORKERS) THREADS=$(THREADS) $(BIN)/python -m config.serve
 
 ## Django's development server with autoreload.
 dev: migrate
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test: install
+test: install static
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## The whole suite against MariaDB/MySQL (TEST_DATABASE_URL, default: local root).
@@ -69,6 +74,11 @@ lock:
 	$(BIN)/uv pip compile -q pyproject.toml -o requirements/run.txt
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev -o requirements/test.txt
 	$(BIN)/uv pip compile -q pyproject.toml --extra mysql --extra dev -o requirements/mysql.txt
+
+## Re-download the pinned GraphiQL assets from the npm registry, verified, into
+## gql/static/graphiql/ with their MANIFEST.json (needs npm; not run by CI).
+graphiql-assets:
+	$(PYTHON) scripts/graphiql_assets.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

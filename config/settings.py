@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -125,13 +126,19 @@ CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
 CORS_URLS_REGEX = r"^/graphql/?$"
 
 INSTALLED_APPS = [
+    # `make dev` serves static files through WhiteNoise too, as production does.
+    "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "corsheaders",
+    # An app only for its templates/ and static/ (the GraphiQL page and its assets).
+    "gql",
 ]
 
 MIDDLEWARE = [
     "gql.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (GraphiQL's) answered before the rest of the stack runs.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     # /graphql is csrf-exempt (tokens ride in a header, never a cookie); anything
@@ -164,7 +171,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 
-STATIC_URL = "static/"
+# Static files: only GraphiQL's (gql/static/), served by WhiteNoise from our own
+# origin. `make run` collects them into STATIC_ROOT (git-ignored), gzipped beside
+# each file, so WhiteNoise can answer Accept-Encoding: gzip without compressing
+# per request.
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+# Nothing collected (a fresh clone, a server started without `make run`): serve
+# the same files from gql/static/ directly, only without the gzipped variants.
+WHITENOISE_USE_FINDERS = DEBUG or not STATIC_ROOT.is_dir()
+# Vendored files live under a <package>@<version>/ directory, so a path never
+# changes content and may be cached for good (Cache-Control: immutable).
+WHITENOISE_IMMUTABLE_FILE_TEST = rf"^{re.escape(STATIC_URL)}graphiql/(?:@[^/]+/)?[^/@]+@[0-9][^/]*/"
 USE_TZ = True
 TIME_ZONE = "UTC"
 LANGUAGE_CODE = "en-us"

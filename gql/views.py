@@ -6,9 +6,9 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
-from strawberry.http.ides import get_graphql_ide_html
 
 from gql.errors import error_response
+from gql.graphiql import graphiql_response
 from gql.pipeline import get_pipeline
 from resolvers_services.health import system_health
 from schemas.errors import ErrorCode
@@ -23,7 +23,7 @@ def graphql(request: HttpRequest) -> HttpResponse:
         return get_pipeline().handle(request)
     explorer = bool(settings.GRAPHQL_EXPLORER)
     if request.method == "GET" and explorer and "text/html" in request.headers.get("Accept", ""):
-        return HttpResponse(get_graphql_ide_html(graphql_ide="graphiql"), content_type="text/html")
+        return graphiql_response(request)
     # Queries over GET would put tokens and post text in URLs and access logs.
     response = error_response(
         405, "Send GraphQL requests as POST with a JSON body", ErrorCode.BAD_USER_INPUT

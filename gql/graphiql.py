@@ -76,7 +76,19 @@ query GetPosts {
 """,
     """# The token as an argument (or in the Headers tab: then leave the argument out).
 mutation DeletePost {
-  deletePost(postId: "1", token: "<token>") { postId }
+  deletePost(postId: "<postId from addPost or getPosts>", token: "<token>") { postId }
+}
+""",
+    """# Needs the token in the Headers tab below.
+query Viewer {
+  viewer {
+    email
+    posts(first: 20) {
+      totalCount
+      edges { cursor node { id text createdAt } }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
 }
 """,
 )

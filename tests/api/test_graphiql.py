@@ -202,7 +202,7 @@ def test_the_editor_tabs_are_the_readme_examples() -> None:
     config = json.loads(_parse(_get_page()).data_blocks["graphiql-config"])
     tabs = [_without_comment_lines_and_names(tab["query"]) for tab in config["tabs"]]
     examples = _readme_operations()
-    assert len(examples) == 5  # signup, login, addPost, getPosts, deletePost
+    assert len(examples) == 6  # signup, login, addPost, getPosts, deletePost, a page of posts
     assert tabs == examples
 
 

@@ -43,7 +43,7 @@ from gql.compat import core_schema, execute_document
 from gql.context import NOT_AUTHENTICATED, Context
 from gql.errors import shape_error
 from gql.response_cache import ResponseCache
-from gql.rules import count_fields, validation_rules
+from gql.rules import count_fields, merge_identical_fields, validation_rules
 from gql.schema import schema
 from gql.trusted import load_manifest
 from persistence.uow import UnitOfWork
@@ -298,6 +298,7 @@ class Pipeline:
                 f"The document selects more than {limit} fields",
                 maxFields=limit,
             )
+        document = merge_identical_fields(document)
         rules = validation_rules(
             max_depth=settings.GRAPHQL_MAX_DEPTH,
             max_aliases=settings.GRAPHQL_MAX_ALIASES,

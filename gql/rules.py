@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import lru_cache
+from typing import Any
 
 from graphql import (
     ASTValidationRule,
+    DefinitionNode,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -19,8 +21,10 @@ from graphql import (
     GraphQLError,
     InlineFragmentNode,
     OperationDefinitionNode,
+    SelectionNode,
     SelectionSetNode,
     ValidationRule,
+    print_ast,
     specified_rules,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
@@ -149,3 +153,79 @@ def count_fields(document: DocumentNode, limit: int) -> int:
         if total > limit:
             break
     return total
+
+
+def _field_key(node: FieldNode) -> tuple[str, ...]:
+    # Two sibling fields with this key are one field to GraphQL: same response name,
+    # same field, same arguments and directives (printed, so literal spelling counts).
+    return (
+        node.alias.value if node.alias else "",
+        node.name.value,
+        *(print_ast(argument) for argument in node.arguments or ()),
+        "@",
+        *(print_ast(directive) for directive in node.directives or ()),
+    )
+
+
+def _merge(selection_set: SelectionSetNode | None) -> SelectionSetNode | None:
+    if selection_set is None:
+        return None
+    merged: list[SelectionNode] = []
+    fields: dict[tuple[str, ...], int] = {}
+    for selection in selection_set.selections:
+        if isinstance(selection, FieldNode):
+            key = _field_key(selection)
+            if key in fields:  # the same field again: its sub-selections join the first's
+                first = merged[fields[key]]
+                if not isinstance(first, FieldNode):  # pragma: no cover - keys index fields
+                    raise TypeError(first)
+                if first.selection_set is not None and selection.selection_set is not None:
+                    joined = (*first.selection_set.selections, *selection.selection_set.selections)
+                    merged[fields[key]] = _replace(
+                        first, SelectionSetNode(selections=joined, loc=first.selection_set.loc)
+                    )
+                    continue
+                if (first.selection_set is None) == (selection.selection_set is None):
+                    continue
+            else:
+                fields[key] = len(merged)
+            merged.append(selection)
+        elif isinstance(selection, InlineFragmentNode):
+            merged.append(selection)
+        else:
+            merged.append(selection)
+    return SelectionSetNode(
+        selections=tuple(
+            _replace(node, node.selection_set)
+            if isinstance(node, FieldNode | InlineFragmentNode)
+            else node
+            for node in merged
+        ),
+        loc=selection_set.loc,
+    )
+
+
+def _replace(node: Any, selection_set: SelectionSetNode | None) -> Any:
+    """A copy of ``node`` (a field, inline fragment, operation or fragment definition)
+    whose selections are merged: graphql-core's nodes are frozen."""
+    fields = {key: getattr(node, key) for key in node.keys if key != "selection_set"}
+    return type(node)(**fields, selection_set=_merge(selection_set))
+
+
+def merge_identical_fields(document: DocumentNode) -> DocumentNode:
+    """The document with each repeated identical sibling field selected once.
+
+    GraphQL merges such fields anyway (the spec's CollectFields), so the result
+    of executing either document is the same; but graphql-core's
+    OverlappingFieldsCanBeMerged compares every pair of same-named fields, so
+    ``{ __typename __typename ... }`` costs quadratic time to validate. Merging
+    first makes that check linear for repeats. Fields that differ in arguments
+    or directives are kept apart, and validation still judges them.
+    """
+    definitions: list[DefinitionNode] = []
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode | FragmentDefinitionNode):
+            definitions.append(_replace(definition, definition.selection_set))
+        else:
+            definitions.append(definition)
+    return DocumentNode(definitions=tuple(definitions), loc=document.loc)

@@ -1,0 +1,149 @@
+"""Deterministic cost guards: the SQL statements each operation runs, counted exactly.
+
+A change that adds a query to a hot path fails here, in CI, instead of
+showing up later as a slower benchmark. Transaction control (BEGIN, COMMIT,
+ROLLBACK, SAVEPOINT) and SQLite's connection PRAGMAs are not counted: only
+statements that read or write data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from gql.pipeline import get_pipeline
+from persistence.db import get_engine
+from tests.conftest import Api, reset_caches
+
+_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "SET ")
+
+GET_POSTS = "query GetPosts { getPosts { id text createdAt } }"
+PAGE = "query Page { viewer { posts(first: 5) { edges { node { id text } } totalCount } } }"
+
+
+class Statements:
+    """The data statements run while it is recording."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.recording = False
+
+    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if self.recording and not statement.lstrip().upper().startswith(_CONTROL):
+            self.seen.append(" ".join(statement.split())[:80])
+
+    def during(self, action: Any) -> list[str]:
+        self.seen, self.recording = [], True
+        try:
+            action()
+        finally:
+            self.recording = False
+        return self.seen
+
+
+@pytest.fixture
+def statements() -> Iterator[Statements]:
+    recorder = Statements()
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", recorder)
+    yield recorder
+    event.remove(engine, "before_cursor_execute", recorder)
+
+
+@pytest.fixture
+def posting(api: Api, alice: str) -> str:
+    for n in range(10):
+        assert "errors" not in api.add_post(f"post {n}", token=alice)
+    return alice
+
+
+def test_warm_get_posts_reads_only_the_callers_row(
+    api: Api, posting: str, statements: Statements
+) -> None:
+    api.post(GET_POSTS, token=posting)  # warms the response cache
+    run = statements.during(lambda: api.post(GET_POSTS, token=posting))
+    assert len(run) == 1, run
+
+
+def test_a_warm_hit_runs_no_resolver(
+    api: Api, posting: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.post(GET_POSTS, token=posting)
+    monkeypatch.setattr("gql.pipeline.execute_document", _no_execution)
+    body = api.post(GET_POSTS, token=posting)
+    assert len(body["data"]["getPosts"]) == 10
+
+
+def _no_execution(*_args: Any, **_kwargs: Any) -> Any:
+    raise AssertionError("a cache hit must not execute the document")
+
+
+def test_cold_get_posts_reads_the_callers_row_and_the_posts_once(
+    api: Api, posting: str, statements: Statements
+) -> None:
+    reset_caches()
+    run = statements.during(lambda: api.post(GET_POSTS, token=posting))
+    assert len(run) == 2, run
+
+
+def test_get_posts_after_a_write_misses_the_response_cache_but_not_the_posts_query(
+    api: Api, posting: str, statements: Statements
+) -> None:
+    api.post(GET_POSTS, token=posting)
+    assert "errors" not in api.add_post("one more", token=posting)
+    run = statements.during(lambda: api.post(GET_POSTS, token=posting))
+    assert len(run) == 2, run  # the caller's row, then the posts: the version moved on
+
+
+def test_a_connection_page_is_one_indexed_query(
+    api: Api, posting: str, statements: Statements
+) -> None:
+    reset_caches()
+    run = statements.during(lambda: api.post(PAGE, token=posting))
+    assert len(run) == 2, run  # the caller's row (with the total), then the page
+
+
+def test_add_post_runs_three_statements(api: Api, posting: str, statements: Statements) -> None:
+    run = statements.during(lambda: api.add_post("counted", token=posting))
+    assert len(run) == 3, run  # the caller, the quota-checked reservation, the insert
+
+
+def test_delete_post_runs_three_statements(api: Api, posting: str, statements: Statements) -> None:
+    post_id = api.posts(posting)[0]["id"]
+    run = statements.during(lambda: api.delete_post(post_id, token=posting))
+    assert len(run) == 3, run  # the caller, the release of its totals, the delete
+
+
+def test_a_document_that_needs_no_caller_runs_no_statement(
+    api: Api, statements: Statements
+) -> None:
+    get_pipeline()  # built before counting
+    run = statements.during(lambda: api.post("{ __typename }"))
+    assert run == []
+
+
+def test_a_hash_only_request_this_process_has_seen_costs_no_document_lookup(
+    api: Api, posting: str, statements: Statements
+) -> None:
+    digest = hashlib.sha256(GET_POSTS.encode()).hexdigest()
+    persisted = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+
+    def send(body: dict[str, Any]) -> dict[str, Any]:
+        response = api.client.post(
+            "/graphql",
+            json.dumps(body),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {posting}",
+        )
+        result: dict[str, Any] = response.json()
+        return result
+
+    assert "errors" not in send({"query": GET_POSTS, "extensions": persisted})
+    assert "errors" not in send({"extensions": persisted})  # warms the response cache
+    run = statements.during(lambda: send({"extensions": persisted}))
+    assert len(run) == 1, run  # the caller's row only

@@ -10,7 +10,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.db import get_session_factory
 from persistence.errors import AlreadyExists, DatabaseUnavailable, PersistenceError, TransientError
-from persistence.repositories import LoginAttemptRepository, PostRepository, UserRepository
+from persistence.repositories import (
+    AuthRequestRepository,
+    KnownAddressRepository,
+    LoginAttemptRepository,
+    PostRepository,
+    SessionRepository,
+    UserRepository,
+)
 
 # MySQL/MariaDB: duplicate key.
 _MYSQL_DUPLICATE = 1062
@@ -44,6 +51,9 @@ class UnitOfWork:
     users: UserRepository
     posts: PostRepository
     login_attempts: LoginAttemptRepository
+    sessions: SessionRepository
+    known_addresses: KnownAddressRepository
+    auth_requests: AuthRequestRepository
 
     def __init__(self, session_factory: sessionmaker[Session] | None = None) -> None:
         self._session_factory = session_factory
@@ -55,6 +65,9 @@ class UnitOfWork:
         self.users = UserRepository(self._session)
         self.posts = PostRepository(self._session)
         self.login_attempts = LoginAttemptRepository(self._session)
+        self.sessions = SessionRepository(self._session)
+        self.known_addresses = KnownAddressRepository(self._session)
+        self.auth_requests = AuthRequestRepository(self._session)
         return self
 
     def __exit__(

@@ -7,3 +7,7 @@ POST_MAX_BYTES = 1024 * 1024  # UTF-8 bytes of a post's text
 BCRYPT_HASH_CHARS = 60
 SOURCE_MAX_CHARS = 45  # the longest textual IPv6 address (with an embedded IPv4)
 PERSISTED_DOCUMENT_MAX_BYTES = 65535  # a stored GraphQL document (TEXT on MySQL)
+SHA256_HEX_CHARS = 64  # a SHA-256 digest in hex (refresh tokens are stored only so)
+ADDRESS_KEY_MAX_CHARS = (
+    45  # an IPv4 address or an IPv6 /64 ("2001:db8:1:2::/64"), or the raw source
+)

@@ -23,6 +23,16 @@ from resolvers_services.post_cache import reset_posts_cache
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 IS_MYSQL = TEST_DATABASE_URL.startswith("mysql")
 PASSWORD = "correct horse battery staple"
+# Emptied after every test, children before their parents.
+CLEANED_TABLES = (
+    "auth_request_counts",
+    "login_attempts",
+    "known_addresses",
+    "sessions",
+    "persisted_queries",
+    "posts",
+    "users",
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -90,10 +100,8 @@ def _test_settings(database_url: str) -> Iterator[None]:
     reset_posts_cache()
     yield
     with get_engine().begin() as conn:
-        conn.execute(text("DELETE FROM login_attempts"))
-        conn.execute(text("DELETE FROM persisted_queries"))
-        conn.execute(text("DELETE FROM posts"))
-        conn.execute(text("DELETE FROM users"))
+        for table in CLEANED_TABLES:
+            conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
     for name, value in saved.items():
         setattr(settings, name, value)
     reset_engine()

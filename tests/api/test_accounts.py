@@ -10,7 +10,7 @@ from django.test import Client
 from sqlalchemy import text
 
 from persistence.db import get_engine
-from resolvers_services.tokens import user_id_from_token
+from resolvers_services.tokens import access_claims
 from tests.conftest import PASSWORD, Api, error_code
 
 SIGNUP = "mutation($e: String!, $p: String!) { signup(email: $e, password: $p) { token user { id email } } }"
@@ -52,7 +52,7 @@ def test_signup_returns_a_token_for_the_new_user(api: Api) -> None:
     [(user_id, email)] = users()
     assert payload["user"]["id"] == str(user_id)
     assert email == "alice@example.com"
-    assert user_id_from_token(payload["token"]) == user_id
+    assert access_claims(payload["token"]).user_id == user_id
 
 
 def test_signup_trims_and_lower_cases_the_email(api: Api) -> None:
@@ -125,7 +125,7 @@ def test_login_returns_a_token_for_the_account(api: Api) -> None:
     user_id = int(signed_up(api.signup("alice@example.com"))["user"]["id"])
     payload = logged_in(api.login("alice@example.com"))
     assert payload["user"] == {"id": str(user_id), "email": "alice@example.com"}
-    assert user_id_from_token(payload["token"]) == user_id
+    assert access_claims(payload["token"]).user_id == user_id
     assert api.posts(payload["token"]) == []
 
 

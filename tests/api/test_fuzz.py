@@ -23,7 +23,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
-from resolvers_services.tokens import issue_token
+from resolvers_services.tokens import issue_access_token
 from tests.conftest import Api, leaks_in
 
 # Every code a client may cause (the contract's table minus INTERNAL_SERVER_ERROR).
@@ -285,23 +285,30 @@ def _tamper(token: str, position: int, char: str) -> str:
     return variants[position % len(variants)]
 
 
-def _forged_tokens(user_id: int) -> tuple[str, ...]:
+def _forged_tokens(user_id: int, session_id: int) -> tuple[str, ...]:
     now = datetime.now(UTC)
     claims = {
         "sub": str(user_id),
+        "sid": str(session_id),
+        "token_use": "access",
         "iat": now,
         "nbf": now,
         "exp": now + timedelta(hours=1),
         "iss": settings.JWT_ISSUER,
     }
     unsigned = jwt.encode(claims, key="", algorithm="none")  # type: ignore[arg-type]
+    expired, _ = issue_access_token(
+        user_id=user_id, session_id=session_id, now=now - timedelta(days=2)
+    )
     return (
         unsigned,
         unsigned + "AAAA",
         jwt.encode(claims, "x" * 64, algorithm="HS256"),  # wrong secret
         jwt.encode(claims, settings.JWT_SECRET, algorithm="HS512"),  # algorithm not allowed
-        issue_token(user_id=user_id, now=now - timedelta(days=2)),  # expired
-        issue_token(user_id=user_id + 10_000),  # a user who does not exist
+        expired,
+        issue_access_token(user_id=user_id + 10_000, session_id=session_id)[0],  # no such user
+        issue_access_token(user_id=user_id, session_id=session_id + 10_000)[0],  # no such session
+        jwt.encode({**claims, "token_use": "refresh"}, settings.JWT_SECRET),  # not an access token
     )
 
 
@@ -314,7 +321,8 @@ def victims(api: Api) -> Victims:
         body = api.signup(email)
         token = body["data"]["signup"]["token"]
         tokens.append(token)
-        forged.extend(_forged_tokens(int(body["data"]["signup"]["user"]["id"])))
+        session_id = int(jwt.decode(token, options={"verify_signature": False})["sid"])
+        forged.extend(_forged_tokens(int(body["data"]["signup"]["user"]["id"]), session_id))
         post = api.add_post("hello", token=token)
         post_ids.append(post["data"]["addPost"]["postId"])
     return Victims(tokens=tuple(tokens), forged=tuple(forged), post_ids=tuple(post_ids))

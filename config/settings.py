@@ -94,8 +94,15 @@ SECRET_KEY = _check_secret(
 JWT_SECRET = _check_secret(
     "JWT_SECRET", os.environ.get("JWT_SECRET") or _local_secrets["JWT_SECRET"]
 )
-JWT_LIFETIME_SECONDS = _env_int("JWT_LIFETIME_SECONDS", 3600, minimum=60)
+# Access tokens are short-lived; a session lives on through its refresh token.
+JWT_LIFETIME_SECONDS = _env_int("JWT_LIFETIME_SECONDS", 900, minimum=60)
 JWT_ISSUER = os.environ.get("JWT_ISSUER", "posts-api")
+# Clock skew tolerated between instances when checking exp, nbf and iat.
+JWT_LEEWAY_SECONDS = _env_int("JWT_LEEWAY_SECONDS", 30, minimum=0)
+# A refresh token's lifetime; each refresh issues a new one, so a session in use lives on.
+REFRESH_TOKEN_LIFETIME_SECONDS = _env_int("REFRESH_TOKEN_LIFETIME_SECONDS", 2592000, minimum=60)
+# Live sessions per user; a new one beyond this ends the oldest.
+MAX_SESSIONS_PER_USER = _env_int("MAX_SESSIONS_PER_USER", 50, minimum=1)
 
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'posts.sqlite3'}"
 # Seconds a request waits for a database connection or lock before failing.
@@ -105,6 +112,12 @@ DATABASE_TIMEOUT_SECONDS = _env_int("DATABASE_TIMEOUT_SECONDS", 5, minimum=1)
 DATABASE_QUERY_TIMEOUT_SECONDS = _env_int("DATABASE_QUERY_TIMEOUT_SECONDS", 10, minimum=1)
 
 BCRYPT_ROUNDS = _env_int("BCRYPT_ROUNDS", 12, minimum=4)
+# Low costs are for tests; production refuses to start with a cost an attacker would welcome.
+MIN_PRODUCTION_BCRYPT_ROUNDS = 12
+if PRODUCTION and BCRYPT_ROUNDS < MIN_PRODUCTION_BCRYPT_ROUNDS:
+    raise ImproperlyConfigured(
+        f"BCRYPT_ROUNDS must be at least {MIN_PRODUCTION_BCRYPT_ROUNDS} with APP_ENV=production"
+    )
 
 POSTS_CACHE_TTL_SECONDS = _env_int("POSTS_CACHE_TTL_SECONDS", 300)
 POSTS_CACHE_MAX_BYTES = _env_int("POSTS_CACHE_MAX_BYTES", 64 * 1024 * 1024)
@@ -132,6 +145,8 @@ INSTALLED_APPS = [
     "corsheaders",
     # An app only for its templates/ and static/ (the GraphiQL page and its assets).
     "gql",
+    # Only for its management commands (config/management/commands/).
+    "config",
 ]
 
 MIDDLEWARE = [
@@ -247,3 +262,6 @@ RESPONSE_CACHE_MAX_BYTES = _env_int("RESPONSE_CACHE_MAX_BYTES", 64 * 1024 * 1024
 LOGIN_MAX_FAILURES = _env_int("LOGIN_MAX_FAILURES", 10, minimum=1)
 LOGIN_MAX_FAILURES_PER_ACCOUNT = _env_int("LOGIN_MAX_FAILURES_PER_ACCOUNT", 100, minimum=1)
 LOGIN_WINDOW_SECONDS = _env_int("LOGIN_WINDOW_SECONDS", 900, minimum=1)
+# Login, signup, refreshToken, changePassword and deleteAccount per client address
+# (an IPv6 address counts with its /64) and minute, checked before any bcrypt work.
+AUTH_MAX_PER_ADDRESS_PER_MINUTE = _env_int("AUTH_MAX_PER_ADDRESS_PER_MINUTE", 20, minimum=1)

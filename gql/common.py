@@ -22,5 +22,10 @@ TokenArg = Annotated[
 ]
 EmailArg = Annotated[
     str,
-    strawberry.argument(description="Email address; trimmed and lower-cased."),
+    strawberry.argument(
+        description=(
+            "Email address; trimmed, NFKC-normalised and case-folded before it is checked "
+            "(so look-alikes such as fullwidth letters or 'ß' and 'ss' are one address)."
+        )
+    ),
 ]

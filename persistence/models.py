@@ -18,6 +18,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship,
 
 from persistence.types import (
     TABLE_OPTIONS,
+    AddressString,
     BigId,
     DocumentText,
     EmailString,
@@ -28,11 +29,14 @@ from persistence.types import (
     char_length,
     is_sha256_hex,
 )
+from schemas.emails import canonical_email
 from schemas.limits import (
+    ADDRESS_KEY_MAX_CHARS,
     BCRYPT_HASH_CHARS,
     EMAIL_MAX_CHARS,
     PERSISTED_DOCUMENT_MAX_BYTES,
     POST_MAX_BYTES,
+    SHA256_HEX_CHARS,
     SOURCE_MAX_CHARS,
 )
 
@@ -110,7 +114,7 @@ class User(CreatedAt, Base):
     def _validate_email(self, _key: str, value: str) -> str:
         _require(isinstance(value, str), "email must be a string")
         _require(3 <= len(value) <= EMAIL_MAX_CHARS, "email must be 3..254 characters")
-        _require(value == value.strip().lower(), "email must be normalised")
+        _require(value == canonical_email(value), "email must be normalised")
         _require("@" in value, "email must contain @")
         return value
 
@@ -233,4 +237,141 @@ class PersistedQuery(Base):
     @validates("created_at", "last_used_at")
     def _validate_time(self, key: str, value: datetime) -> datetime:
         _require(isinstance(value, datetime), f"{key} must be a datetime")
+        return value
+
+
+def _is_sha256_hex(value: object) -> bool:
+    return isinstance(value, str) and len(value) == SHA256_HEX_CHARS and set(value) <= _HEX_DIGITS
+
+
+class UserSession(CreatedAt, Base):
+    """A signed-in session: the SHA-256 of its refresh-token family and of its current token.
+
+    ``generation`` counts rotations; ``ended_at`` is set by logout, a password
+    change, reuse of a rotated refresh token, or the per-user session bound.
+    """
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        CheckConstraint(is_sha256_hex(literal_column("family_hash")), name="family_hash_hex"),
+        CheckConstraint(is_sha256_hex(literal_column("refresh_hash")), name="refresh_hash_hex"),
+        CheckConstraint(text("generation >= 0"), name="generation_non_negative"),
+        CheckConstraint(text("last_used_at >= created_at"), name="last_used_not_before_created"),
+        CheckConstraint(text("expires_at > created_at"), name="expires_after_created"),
+        CheckConstraint(
+            text("ended_at IS NULL OR ended_at >= created_at"), name="ended_not_before_created"
+        ),
+        # A user's sessions, oldest first (the per-user bound ends the oldest).
+        Index("ix_sessions_user_id_created_at", "user_id", "created_at"),
+        # Housekeeping finds expired and ended sessions.
+        Index("ix_sessions_expires_at", "expires_at"),
+        Index("ix_sessions_ended_at", "ended_at"),
+        TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    family_hash: Mapped[str] = mapped_column(Sha256Hex, nullable=False)
+    refresh_hash: Mapped[str] = mapped_column(Sha256Hex, nullable=False)
+    generation: Mapped[int] = mapped_column(
+        BigInteger, nullable=False, default=0, server_default=text("0")
+    )
+    last_used_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+
+    @validates("user_id")
+    def _validate_user_id(self, _key: str, value: int) -> int:
+        _require(isinstance(value, int) and value > 0, "user_id must be a positive integer")
+        return value
+
+    @validates("family_hash", "refresh_hash")
+    def _validate_hash(self, key: str, value: str) -> str:
+        _require(_is_sha256_hex(value), f"{key} must be 64 lower-case hex digits")
+        return value
+
+    @validates("generation")
+    def _validate_generation(self, _key: str, value: int) -> int:
+        _require(isinstance(value, int) and value >= 0, "generation must be >= 0")
+        return value
+
+    @validates("last_used_at", "expires_at")
+    def _validate_time(self, key: str, value: datetime) -> datetime:
+        _require(isinstance(value, datetime), f"{key} must be a datetime")
+        return value
+
+    @validates("ended_at")
+    def _validate_ended_at(self, _key: str, value: datetime | None) -> datetime | None:
+        _require(value is None or isinstance(value, datetime), "ended_at must be a datetime")
+        return value
+
+
+class KnownAddress(Base):
+    """An address (key) from which a user logged in successfully, and when they last did."""
+
+    __tablename__ = "known_addresses"
+    __table_args__ = (
+        CheckConstraint(char_length(literal_column("address")) >= 1, name="address_not_empty"),
+        Index("ix_known_addresses_last_login_at", "last_login_at"),
+        TABLE_OPTIONS,
+    )
+
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    address: Mapped[str] = mapped_column(AddressString, primary_key=True)
+    last_login_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+
+    @validates("user_id")
+    def _validate_user_id(self, _key: str, value: int) -> int:
+        _require(isinstance(value, int) and value > 0, "user_id must be a positive integer")
+        return value
+
+    @validates("address")
+    def _validate_address(self, _key: str, value: str) -> str:
+        _require(
+            isinstance(value, str) and 1 <= len(value) <= ADDRESS_KEY_MAX_CHARS,
+            "address must be 1..45 characters",
+        )
+        return value
+
+    @validates("last_login_at")
+    def _validate_time(self, _key: str, value: datetime) -> datetime:
+        _require(isinstance(value, datetime), "last_login_at must be a datetime")
+        return value
+
+
+class AuthRequestCount(Base):
+    """How many password operations one client address made in one minute."""
+
+    __tablename__ = "auth_request_counts"
+    __table_args__ = (
+        CheckConstraint(char_length(literal_column("address")) >= 1, name="address_not_empty"),
+        CheckConstraint(text("hits >= 1"), name="hits_positive"),
+        Index("ix_auth_request_counts_window_start", "window_start"),
+        TABLE_OPTIONS,
+    )
+
+    address: Mapped[str] = mapped_column(AddressString, primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    hits: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    @validates("address")
+    def _validate_address(self, _key: str, value: str) -> str:
+        _require(
+            isinstance(value, str) and 1 <= len(value) <= ADDRESS_KEY_MAX_CHARS,
+            "address must be 1..45 characters",
+        )
+        return value
+
+    @validates("window_start")
+    def _validate_window_start(self, _key: str, value: datetime) -> datetime:
+        _require(isinstance(value, datetime), "window_start must be a datetime")
+        return value
+
+    @validates("hits")
+    def _validate_hits(self, _key: str, value: int) -> int:
+        _require(isinstance(value, int) and value >= 1, "hits must be >= 1")
         return value

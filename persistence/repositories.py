@@ -5,13 +5,40 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Row, case, delete, func, select, update
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from persistence.models import LoginAttempt, PersistedQuery, Post, User
+from persistence.models import (
+    AuthRequestCount,
+    KnownAddress,
+    LoginAttempt,
+    PersistedQuery,
+    Post,
+    User,
+    UserSession,
+)
 from persistence.types import byte_length
 from schemas.ids import PostCursor
+from schemas.sessions import SessionIn
 from schemas.throttle import LoginAttempt as LoginAttemptIn
+from schemas.users import Principal
+
+
+def _rowcount(result: object) -> int:
+    """Rows matched by an UPDATE or DELETE (CursorResult.rowcount, untyped on Result)."""
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _not_before(column: InstrumentedAttribute[datetime], now: datetime) -> ColumnElement[datetime]:
+    """``now``, or ``column`` if that is later: instances' clocks may disagree a little,
+    and a CHECK keeps ended_at and last_used_at from preceding created_at."""
+    return case((column > now, column), else_=now)
+
 
 # What a post is shown with: plain columns, no ORM identity map on the read path.
 _POST_COLUMNS = (Post.id, Post.text, Post.created_at)
@@ -39,6 +66,23 @@ class UserRepository:
         """The user with this normalised email, or None."""
         return self.session.scalars(select(User).where(User.email == email)).one_or_none()
 
+    def set_password_hash(self, *, user_id: int, password_hash: str) -> bool:
+        """Replace the user's password hash; False when there is no such user."""
+        result = self.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(password_hash=password_hash)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    def delete(self, user_id: int) -> bool:
+        """Delete the user; the database deletes their posts, sessions and known addresses."""
+        result = self.session.execute(
+            delete(User).where(User.id == user_id).execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
     def reserve_post(self, *, user_id: int, size: int, max_count: int, max_bytes: int) -> bool:
         """Count a new post of ``size`` bytes if it fits the quotas; locks the user row.
 
@@ -60,7 +104,7 @@ class UserRepository:
             )
             .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return _rowcount(result) > 0
 
     def release_post(self, *, user_id: int, post_id: int) -> bool:
         """Uncount ``post_id`` (if it is the user's) and bump the version; locks the user row.
@@ -83,7 +127,7 @@ class UserRepository:
             )
             .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return _rowcount(result) > 0
 
     def post_totals(self, user_id: int) -> tuple[int, int] | None:
         """The user's post count and bytes, or None when there is no such user."""
@@ -159,7 +203,7 @@ class PostRepository:
             .where(Post.id == post_id, Post.user_id == user_id)
             .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return _rowcount(result) > 0
 
 
 class PersistedQueryRepository:
@@ -255,10 +299,266 @@ class LoginAttemptRepository:
             .execution_options(synchronize_session=False)
         )
 
+    def delete_for_email(self, email: str) -> None:
+        """Forget every attempt for ``email`` (its account is being deleted)."""
+        self.session.execute(
+            delete(LoginAttempt)
+            .where(LoginAttempt.email == email)
+            .execution_options(synchronize_session=False)
+        )
+
     def purge_before(self, cutoff: datetime) -> None:
         """Delete attempts older than ``cutoff``: they no longer count."""
         self.session.execute(
             delete(LoginAttempt)
             .where(LoginAttempt.created_at < cutoff)
+            .execution_options(synchronize_session=False)
+        )
+
+
+class SessionRepository:
+    """Sessions: refresh-token hashes, rotation and ending, and the per-request caller check."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, data: SessionIn) -> int:
+        """Insert a session and return its id."""
+        row = UserSession(**data.model_dump())
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def get(self, session_id: int) -> UserSession | None:
+        """The session with ``session_id``, or None."""
+        return self.session.get(UserSession, session_id)
+
+    def caller(self, *, user_id: int, session_id: int, now: datetime) -> Principal | None:
+        """The user behind a live session, in one statement; None if either is gone or ended."""
+        row = self.session.execute(
+            select(
+                User.id,
+                User.email,
+                User.posts_version,
+                User.posts_count,
+                User.posts_bytes,
+                UserSession.id.label("session_id"),
+            )
+            .join(UserSession, UserSession.user_id == User.id)
+            .where(
+                User.id == user_id,
+                UserSession.id == session_id,
+                UserSession.ended_at.is_(None),
+                UserSession.expires_at > now,
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        return Principal(
+            id=row.id,
+            email=row.email,
+            session_id=row.session_id,
+            posts_version=row.posts_version,
+            posts_count=row.posts_count,
+            posts_bytes=row.posts_bytes,
+        )
+
+    def owner(self, session_id: int) -> User | None:
+        """The user a session belongs to."""
+        return self.session.scalars(
+            select(User)
+            .join(UserSession, UserSession.user_id == User.id)
+            .where(UserSession.id == session_id)
+        ).one_or_none()
+
+    def rotate(
+        self,
+        *,
+        session_id: int,
+        family_hash: str,
+        current_hash: str,
+        new_hash: str,
+        now: datetime,
+        expires_at: datetime,
+    ) -> bool:
+        """Swap the current refresh-token hash for ``new_hash`` if it still is ``current_hash``.
+
+        One conditional UPDATE: of two racing rotations of one token, the database
+        lets exactly one match (the other finds the hash already replaced).
+        """
+        result = self.session.execute(
+            update(UserSession)
+            .where(
+                UserSession.id == session_id,
+                UserSession.family_hash == family_hash,
+                UserSession.refresh_hash == current_hash,
+                UserSession.ended_at.is_(None),
+                UserSession.expires_at > now,
+            )
+            .values(
+                refresh_hash=new_hash,
+                generation=UserSession.generation + 1,
+                last_used_at=_not_before(UserSession.created_at, now),
+                expires_at=expires_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    def end(self, *, user_id: int, session_ids: Sequence[int], now: datetime) -> int:
+        """End those of ``session_ids`` that are ``user_id``'s and live; how many were."""
+        if not session_ids:
+            return 0
+        result = self.session.execute(
+            update(UserSession)
+            .where(
+                UserSession.id.in_(list(session_ids)),
+                UserSession.user_id == user_id,
+                UserSession.ended_at.is_(None),
+            )
+            .values(ended_at=_not_before(UserSession.created_at, now))
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result)
+
+    def end_for_user(self, *, user_id: int, now: datetime) -> int:
+        """End every live session of ``user_id``; how many there were."""
+        result = self.session.execute(
+            update(UserSession)
+            .where(
+                UserSession.user_id == user_id,
+                UserSession.ended_at.is_(None),
+                UserSession.expires_at > now,
+            )
+            .values(ended_at=_not_before(UserSession.created_at, now))
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result)
+
+    def live_ids_for_user(self, *, user_id: int, now: datetime) -> list[int]:
+        """The ids of the user's live sessions, newest first."""
+        return list(
+            self.session.scalars(
+                select(UserSession.id)
+                .where(
+                    UserSession.user_id == user_id,
+                    UserSession.ended_at.is_(None),
+                    UserSession.expires_at > now,
+                )
+                .order_by(UserSession.created_at.desc(), UserSession.id.desc())
+            )
+        )
+
+    def purge(self, *, now: datetime, limit: int) -> int:
+        """Delete up to ``limit`` expired or ended sessions; how many went."""
+        # MySQL allows no LIMIT in an IN (subquery), and SQLite no DELETE ... LIMIT by
+        # default: pick the ids first, then delete them.
+        ids = list(
+            self.session.scalars(
+                select(UserSession.id)
+                .where((UserSession.ended_at.is_not(None)) | (UserSession.expires_at <= now))
+                .limit(limit)
+            )
+        )
+        if not ids:
+            return 0
+        result = self.session.execute(
+            delete(UserSession)
+            .where(UserSession.id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result)
+
+
+class KnownAddressRepository:
+    """Addresses from which each account logged in successfully, with the last time."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def remember(self, *, user_id: int, address: str, now: datetime) -> None:
+        """Record a successful login of ``user_id`` from ``address`` at ``now``."""
+        values = {"user_id": user_id, "address": address, "last_login_at": now}
+        statement: sqlite.Insert | mysql.Insert
+        if _dialect(self.session) == "sqlite":
+            statement = (
+                sqlite.insert(KnownAddress)
+                .values(values)
+                .on_conflict_do_update(
+                    index_elements=[KnownAddress.user_id, KnownAddress.address],
+                    set_={"last_login_at": now},
+                )
+            )
+        else:
+            statement = (
+                mysql.insert(KnownAddress).values(values).on_duplicate_key_update(last_login_at=now)
+            )
+        self.session.execute(statement)
+
+    def is_known(self, *, email: str, address: str, since: datetime) -> bool:
+        """Whether the account with ``email`` logged in from ``address`` at or after ``since``."""
+        found = self.session.scalar(
+            select(KnownAddress.user_id)
+            .join(User, User.id == KnownAddress.user_id)
+            .where(
+                User.email == email,
+                KnownAddress.address == address,
+                KnownAddress.last_login_at >= since,
+            )
+            .limit(1)
+        )
+        return found is not None
+
+    def purge_before(self, cutoff: datetime) -> None:
+        """Forget logins older than ``cutoff``."""
+        self.session.execute(
+            delete(KnownAddress)
+            .where(KnownAddress.last_login_at < cutoff)
+            .execution_options(synchronize_session=False)
+        )
+
+
+class AuthRequestRepository:
+    """Password operations per client address and minute (for the per-address limit)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def hit(self, *, address: str, window_start: datetime) -> None:
+        """Count one request from ``address`` in the minute starting at ``window_start``."""
+        values = {"address": address, "window_start": window_start, "hits": 1}
+        statement: sqlite.Insert | mysql.Insert
+        if _dialect(self.session) == "sqlite":
+            statement = (
+                sqlite.insert(AuthRequestCount)
+                .values(values)
+                .on_conflict_do_update(
+                    index_elements=[AuthRequestCount.address, AuthRequestCount.window_start],
+                    set_={"hits": AuthRequestCount.hits + 1},
+                )
+            )
+        else:
+            statement = (
+                mysql.insert(AuthRequestCount)
+                .values(values)
+                .on_duplicate_key_update(hits=AuthRequestCount.hits + 1)
+            )
+        self.session.execute(statement)
+
+    def counts(self, *, address: str, windows: Sequence[datetime]) -> dict[datetime, int]:
+        """The hits of ``address`` in each of ``windows`` that has any."""
+        rows = self.session.execute(
+            select(AuthRequestCount.window_start, AuthRequestCount.hits).where(
+                AuthRequestCount.address == address,
+                AuthRequestCount.window_start.in_(list(windows)),
+            )
+        ).all()
+        return {row.window_start: int(row.hits) for row in rows}
+
+    def purge_before(self, cutoff: datetime) -> None:
+        """Delete the counts of minutes that started before ``cutoff``."""
+        self.session.execute(
+            delete(AuthRequestCount)
+            .where(AuthRequestCount.window_start < cutoff)
             .execution_options(synchronize_session=False)
         )

@@ -32,6 +32,11 @@ EmailString = String(254).with_variant(
     mysql.VARCHAR(254, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
 )
 
+# A client address key (IPv4, or an IPv6 /64), compared byte for byte.
+AddressString = String(45).with_variant(
+    mysql.VARCHAR(45, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
+)
+
 # A SHA-256 in lower-case hex, compared byte for byte.
 Sha256Hex = String(64).with_variant(
     mysql.CHAR(64, charset="utf8mb4", collation="utf8mb4_bin"), "mysql", "mariadb"
@@ -101,6 +106,7 @@ def _byte_length_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
 
 __all__ = [
     "TABLE_OPTIONS",
+    "AddressString",
     "BigId",
     "DocumentText",
     "EmailString",

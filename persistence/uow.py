@@ -11,9 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from persistence.db import get_session_factory
 from persistence.errors import AlreadyExists, DatabaseUnavailable, PersistenceError, TransientError
 from persistence.repositories import (
+    AuthRequestRepository,
+    KnownAddressRepository,
     LoginAttemptRepository,
     PersistedQueryRepository,
     PostRepository,
+    SessionRepository,
     UserRepository,
 )
 
@@ -50,6 +53,9 @@ class UnitOfWork:
     posts: PostRepository
     login_attempts: LoginAttemptRepository
     persisted_queries: PersistedQueryRepository
+    sessions: SessionRepository
+    known_addresses: KnownAddressRepository
+    auth_requests: AuthRequestRepository
 
     def __init__(self, session_factory: sessionmaker[Session] | None = None) -> None:
         self._session_factory = session_factory
@@ -62,6 +68,9 @@ class UnitOfWork:
         self.posts = PostRepository(self._session)
         self.login_attempts = LoginAttemptRepository(self._session)
         self.persisted_queries = PersistedQueryRepository(self._session)
+        self.sessions = SessionRepository(self._session)
+        self.known_addresses = KnownAddressRepository(self._session)
+        self.auth_requests = AuthRequestRepository(self._session)
         return self
 
     def __exit__(

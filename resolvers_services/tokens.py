@@ -1,4 +1,10 @@
-"""JWT access tokens: HS256, signed with settings.JWT_SECRET, with exp, iat and sub."""
+"""Access tokens: JWTs (HS256, signed with settings.JWT_SECRET) that name their session.
+
+Claims: ``sub`` (the user id), ``sid`` (the session id), ``iat``, ``nbf``,
+``exp``, ``iss``, and ``token_use: "access"``. The session is checked in the
+database on every request (see ``user_authenticate``), so ending it ends the
+token at once; ``exp`` only bounds how long a token is worth stealing.
+"""
 
 from __future__ import annotations
 
@@ -6,40 +12,61 @@ from datetime import UTC, datetime, timedelta
 
 import jwt
 from django.conf import settings
+from pydantic import ValidationError
 
 from schemas.errors import DomainError, ErrorCode
+from schemas.users import AccessClaims
 
 ALGORITHM = "HS256"
+ACCESS = "access"
+INVALID_TOKEN = "Invalid or expired token"
 
 
-def issue_token(*, user_id: int, now: datetime | None = None) -> str:
-    """A signed token for ``user_id``, valid for settings.JWT_LIFETIME_SECONDS."""
-    issued = now or datetime.now(UTC)
+def issue_access_token(
+    *, user_id: int, session_id: int, now: datetime | None = None
+) -> tuple[str, datetime]:
+    """A signed access token for ``session_id`` of ``user_id``, and when it expires (UTC)."""
+    issued = (now or datetime.now(UTC)).replace(microsecond=0)
+    if issued.tzinfo is None:
+        issued = issued.replace(tzinfo=UTC)
+    expires = issued + timedelta(seconds=settings.JWT_LIFETIME_SECONDS)
     claims = {
         "sub": str(user_id),
+        "sid": str(session_id),
+        "token_use": ACCESS,
         "iat": issued,
         "nbf": issued,
-        "exp": issued + timedelta(seconds=settings.JWT_LIFETIME_SECONDS),
+        "exp": expires,
         "iss": settings.JWT_ISSUER,
     }
-    return jwt.encode(claims, settings.JWT_SECRET, algorithm=ALGORITHM)
+    return jwt.encode(claims, settings.JWT_SECRET, algorithm=ALGORITHM), expires
 
 
-def user_id_from_token(token: str) -> int:
-    """The user id a valid token is for; UNAUTHENTICATED for any bad token."""
+def access_claims(token: str) -> AccessClaims:
+    """The user and session a valid access token is for; UNAUTHENTICATED for any bad token."""
     try:
         # The algorithm list is fixed, so alg:none and every other algorithm are refused
-        # (RFC 8725 section 3.1), and the claims we rely on are required.
+        # (RFC 8725 section 3.1), and the claims relied on are required. The leeway
+        # absorbs clock skew between the instance that issued and the one checking.
         claims = jwt.decode(
             token,
             settings.JWT_SECRET,
             algorithms=[ALGORITHM],
             issuer=settings.JWT_ISSUER,
-            options={"require": ["exp", "iat", "sub", "iss"]},
+            leeway=settings.JWT_LEEWAY_SECONDS,
+            options={"require": ["exp", "iat", "nbf", "sub", "sid", "iss", "token_use"]},
         )
-        user_id = int(claims["sub"])
-    except (jwt.PyJWTError, ValueError, TypeError):
-        raise DomainError(ErrorCode.UNAUTHENTICATED, "Invalid or expired token") from None
-    if user_id <= 0:
-        raise DomainError(ErrorCode.UNAUTHENTICATED, "Invalid or expired token")
-    return user_id
+        if claims["token_use"] != ACCESS:
+            raise ValueError("not an access token")
+        return AccessClaims(user_id=_positive(claims["sub"]), session_id=_positive(claims["sid"]))
+    except (jwt.PyJWTError, ValueError, TypeError, ValidationError):
+        raise DomainError(ErrorCode.UNAUTHENTICATED, INVALID_TOKEN) from None
+
+
+def _positive(value: object) -> int:
+    # Only a canonical decimal string: no "+1", " 1", "1_000" or "01" variants.
+    if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+        raise ValueError("not a decimal id")
+    if value.startswith("0"):
+        raise ValueError("not a canonical id")
+    return int(value)

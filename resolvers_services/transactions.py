@@ -1,28 +1,43 @@
-"""Running a unit of work with a retry when the database asks for one."""
+"""Retrying a transaction when the database asks for it (deadlock, lock timeout).
+
+Two shapes, one policy. ``@retry_transaction`` decorates a function whose body
+holds one ``with uow: ... uow.commit()`` block, so the transaction stays visible
+where it is owned and the whole function runs again on a conflict.
+``run_in_transaction`` runs a callable inside ``with uow:`` (kept for callers
+that pass one).
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 from persistence.errors import DatabaseUnavailable, TransientError
 from persistence.uow import UnitOfWork
 from schemas.errors import DomainError, ErrorCode
 
+P = ParamSpec("P")
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 5
 
 
-def run_in_transaction(uow: UnitOfWork, work: Callable[[UnitOfWork], T]) -> T:
-    """Run ``work`` inside ``with uow:``, retrying a deadlock or lock timeout a few times."""
+def _unavailable() -> DomainError:
+    return DomainError(
+        ErrorCode.INTERNAL_SERVER_ERROR,
+        "The service is temporarily unavailable; try again shortly",
+        extra={"retryable": True},
+    )
+
+
+def _with_retries(work: Callable[[], T]) -> T:
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            with uow:
-                return work(uow)
+            return work()
         except TransientError:
             if attempt == ATTEMPTS:
                 log.exception("transaction still conflicting after %d attempts", attempt)
@@ -30,9 +45,30 @@ def run_in_transaction(uow: UnitOfWork, work: Callable[[UnitOfWork], T]) -> T:
             time.sleep(0.01 * 2**attempt)
         except DatabaseUnavailable:
             log.exception("database unavailable")
-            raise DomainError(
-                ErrorCode.INTERNAL_SERVER_ERROR,
-                "The service is temporarily unavailable; try again shortly",
-                extra={"retryable": True},
-            ) from None
+            raise _unavailable() from None
     raise AssertionError("unreachable")
+
+
+def retry_transaction(function: Callable[P, T]) -> Callable[P, T]:
+    """Run ``function`` again when its transaction hits a deadlock or lock timeout.
+
+    ``function`` must hold exactly one transaction (``with uow:``), so a retry
+    repeats nothing that was already committed. An unreachable database becomes
+    a retryable INTERNAL_SERVER_ERROR.
+    """
+
+    @functools.wraps(function)
+    def retried(*args: P.args, **kwargs: P.kwargs) -> T:
+        return _with_retries(lambda: function(*args, **kwargs))
+
+    return retried
+
+
+def run_in_transaction(uow: UnitOfWork, work: Callable[[UnitOfWork], T]) -> T:
+    """Run ``work`` inside ``with uow:``, retrying a deadlock or lock timeout a few times."""
+
+    def once() -> T:
+        with uow:
+            return work(uow)
+
+    return _with_retries(once)

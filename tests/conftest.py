@@ -25,6 +25,16 @@ from resolvers_services.post_cache import reset_posts_cache
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 IS_MYSQL = TEST_DATABASE_URL.startswith("mysql")
 PASSWORD = "correct horse battery staple"
+# Emptied after every test, children before their parents.
+CLEANED_TABLES = (
+    "auth_request_counts",
+    "login_attempts",
+    "known_addresses",
+    "sessions",
+    "persisted_queries",
+    "posts",
+    "users",
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -92,10 +102,8 @@ def _test_settings(database_url: str) -> Iterator[None]:
     reset_caches()
     yield
     with get_engine().begin() as conn:
-        conn.execute(text("DELETE FROM login_attempts"))
-        conn.execute(text("DELETE FROM persisted_queries"))
-        conn.execute(text("DELETE FROM posts"))
-        conn.execute(text("DELETE FROM users"))
+        for table in CLEANED_TABLES:
+            conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
     for name, value in saved.items():
         setattr(settings, name, value)
     reset_engine()
@@ -106,6 +114,15 @@ def reset_caches() -> None:
     """Drop every per-process cache so the next request builds them from settings again."""
     reset_posts_cache()
     reset_pipeline()
+
+
+AUTH_FIELDS = "token refreshToken tokenExpiresAt user { id email }"
+SIGNUP_FULL = (
+    f"mutation($e: String!, $p: String!) {{ signup(email: $e, password: $p) {{ {AUTH_FIELDS} }} }}"
+)
+LOGIN_FULL = (
+    f"mutation($e: String!, $p: String!) {{ login(email: $e, password: $p) {{ {AUTH_FIELDS} }} }}"
+)
 
 
 @dataclass
@@ -145,6 +162,61 @@ class Api:
         return self.post(
             "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token user { id email } } }",
             {"e": email, "p": password},
+        )
+
+    def new_account(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
+        """Sign up and return the whole AuthPayload (token, refreshToken, tokenExpiresAt, user)."""
+        body = self.post(SIGNUP_FULL, {"e": email, "p": password})
+        assert "errors" not in body, body
+        payload: dict[str, Any] = body["data"]["signup"]
+        return payload
+
+    def new_session(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
+        """Log in and return the whole AuthPayload."""
+        body = self.post(LOGIN_FULL, {"e": email, "p": password})
+        assert "errors" not in body, body
+        payload: dict[str, Any] = body["data"]["login"]
+        return payload
+
+    def refresh(self, refresh_token: Any) -> dict[str, Any]:
+        return self.post(
+            f"mutation($r: String!) {{ refreshToken(refreshToken: $r) {{ {AUTH_FIELDS} }} }}",
+            {"r": refresh_token},
+        )
+
+    def logout(self, *, token: str | None = None, token_arg: str | None = None) -> dict[str, Any]:
+        return self.post(
+            "mutation($k: String) { logout(token: $k) { endedSessions } }",
+            {"k": token_arg},
+            token=token,
+        )
+
+    def logout_everywhere(
+        self, *, token: str | None = None, token_arg: str | None = None
+    ) -> dict[str, Any]:
+        return self.post(
+            "mutation($k: String) { logoutEverywhere(token: $k) { endedSessions } }",
+            {"k": token_arg},
+            token=token,
+        )
+
+    def change_password(
+        self, current: str, new: str, *, token: str | None = None, token_arg: str | None = None
+    ) -> dict[str, Any]:
+        return self.post(
+            "mutation($c: String!, $n: String!, $k: String) {"
+            f" changePassword(currentPassword: $c, newPassword: $n, token: $k) {{ {AUTH_FIELDS} }} }}",
+            {"c": current, "n": new, "k": token_arg},
+            token=token,
+        )
+
+    def delete_account(
+        self, password: str, *, token: str | None = None, token_arg: str | None = None
+    ) -> dict[str, Any]:
+        return self.post(
+            "mutation($p: String!, $k: String) { deleteAccount(password: $p, token: $k) { deletedUserId } }",
+            {"p": password, "k": token_arg},
+            token=token,
         )
 
     def token_for(self, email: str) -> str:

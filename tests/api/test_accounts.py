@@ -6,11 +6,12 @@ import json
 import threading
 from typing import Any
 
+import pytest
 from django.test import Client
 from sqlalchemy import text
 
 from persistence.db import get_engine
-from resolvers_services.tokens import user_id_from_token
+from resolvers_services.tokens import access_claims
 from tests.conftest import PASSWORD, Api, error_code, gid, row_id
 
 SIGNUP = "mutation($e: String!, $p: String!) { signup(email: $e, password: $p) { token user { id email } } }"
@@ -52,7 +53,7 @@ def test_signup_returns_a_token_for_the_new_user(api: Api) -> None:
     [(user_id, email)] = users()
     assert payload["user"]["id"] == gid("User", user_id)
     assert email == "alice@example.com"
-    assert user_id_from_token(payload["token"]) == user_id
+    assert access_claims(payload["token"]).user_id == user_id
 
 
 def test_signup_trims_and_lower_cases_the_email(api: Api) -> None:
@@ -125,7 +126,7 @@ def test_login_returns_a_token_for_the_account(api: Api) -> None:
     user_id = row_id(signed_up(api.signup("alice@example.com"))["user"]["id"])
     payload = logged_in(api.login("alice@example.com"))
     assert payload["user"] == {"id": gid("User", user_id), "email": "alice@example.com"}
-    assert user_id_from_token(payload["token"]) == user_id
+    assert access_claims(payload["token"]).user_id == user_id
     assert api.posts(payload["token"]) == []
 
 
@@ -214,3 +215,55 @@ def test_racing_signups_for_one_email_give_one_account_and_conflicts(api: Api) -
     assert "INTERNAL_SERVER_ERROR" not in codes
     assert sorted(codes) == ["CONFLICT"] * (racers - 1) + ["OK"]
     assert [email for _, email in users()] == ["race@example.com"]
+
+
+# Compatibility look-alikes are one address (NFKC and case folding), on every database
+
+
+LOOK_ALIKES = [
+    pytest.param(
+        "\uff4b\uff41\uff54\uff45@example.com", "kate@example.com", id="fullwidth letters"
+    ),
+    pytest.param("KATE\uff20example.com", "kate@example.com", id="fullwidth at sign"),
+    pytest.param("\ufb01le@example.com", "file@example.com", id="fi ligature"),
+    pytest.param("stra\u00dfe@example.com", "strasse@example.com", id="sharp s"),
+    pytest.param("STRASSE@example.com", "stra\u00dfe@example.com", id="sharp s, other way"),
+    pytest.param("\u212aelvin@example.com", "kelvin@example.com", id="kelvin sign"),
+    pytest.param("caf\u0065\u0301@example.com", "caf\u00e9@example.com", id="combining accent"),
+]
+
+
+@pytest.mark.parametrize(("first", "second"), LOOK_ALIKES)
+def test_a_look_alike_of_a_registered_email_is_conflict(api: Api, first: str, second: str) -> None:
+    signed_up(api.signup(first))
+    before = users()
+    body = api.signup(second, "a different password 42")
+    assert error_code(body) == "CONFLICT", body
+    assert users() == before
+    assert len(before) == 1
+
+
+@pytest.mark.parametrize(("first", "second"), LOOK_ALIKES)
+def test_a_look_alike_logs_in_to_the_same_account(api: Api, first: str, second: str) -> None:
+    user_id = signed_up(api.signup(first))["user"]["id"]
+    assert logged_in(api.login(second))["user"]["id"] == user_id
+
+
+def test_emails_are_stored_in_their_canonical_form(api: Api) -> None:
+    payload = signed_up(api.signup("  \uff2b\uff41\uff54\uff45.Stra\u00dfe@Example.COM "))
+    assert payload["user"]["email"] == "kate.strasse@example.com"
+    assert [email for _, email in users()] == ["kate.strasse@example.com"]
+
+
+def test_an_email_that_only_becomes_too_long_when_case_folded_is_bad_user_input(
+    api: Api,
+) -> None:
+    # Each "ß" folds to "ss": 228 characters as sent, 383 once folded (over 254).
+    email = "a" * 64 + "@" + ".".join(["\u00df" * 31] * 5) + ".com"
+    assert len(email) == 228
+    assert bad_fields(api.signup(email)) == {"email"}
+    assert users() == []
+    # The same shape, short enough once folded, is accepted (and stored folded).
+    shorter = "a" * 64 + "@" + ".".join(["\u00df" * 31] * 2) + ".com"
+    stored = signed_up(api.signup(shorter))["user"]["email"]
+    assert stored == "a" * 64 + "@" + ".".join(["s" * 62] * 2) + ".com"

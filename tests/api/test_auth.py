@@ -13,7 +13,7 @@ from django.conf import settings
 from sqlalchemy import text
 
 from persistence.db import get_engine
-from resolvers_services.tokens import issue_token
+from resolvers_services.tokens import issue_access_token
 from tests.conftest import Api, error_code, row_id
 
 GET_POSTS = "query($k: String) { getPosts(token: $k) { id text } }"
@@ -79,8 +79,15 @@ def _tampered(token: str) -> str:
 
 
 def _expired_for(token: str) -> str:
-    past = datetime.now(UTC) - timedelta(seconds=settings.JWT_LIFETIME_SECONDS + 60)
-    return issue_token(user_id=int(_claims_for(token)["sub"]), now=past)
+    # Expired by more than the leeway allowed for clock skew.
+    past = datetime.now(UTC) - timedelta(
+        seconds=settings.JWT_LIFETIME_SECONDS + settings.JWT_LEEWAY_SECONDS + 30
+    )
+    claims = _claims_for(token)
+    expired, _ = issue_access_token(
+        user_id=int(claims["sub"]), session_id=int(claims["sid"]), now=past
+    )
+    return expired
 
 
 BAD_TOKENS: dict[str, Callable[[str], str]] = {

@@ -23,7 +23,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
-from resolvers_services.tokens import issue_token
+from resolvers_services.tokens import issue_access_token
 from tests.conftest import Api, leaks_in, row_id
 
 # Every code a client may cause (the contract's table minus INTERNAL_SERVER_ERROR).
@@ -236,11 +236,12 @@ def _latin1(value: str) -> str:
 
 @dataclass(frozen=True)
 class Victims:
-    """Two real accounts, with good tokens, forged ones, and one post each."""
+    """Two real accounts, with good tokens, forged ones, refresh tokens and one post each."""
 
     tokens: tuple[str, ...]
     forged: tuple[str, ...]
     post_ids: tuple[str, ...]
+    refresh_tokens: tuple[str, ...]
 
     def token_values(self) -> st.SearchStrategy[str]:
         good = st.sampled_from(self.tokens)
@@ -248,6 +249,18 @@ class Victims:
             good,
             st.builds(_tamper, good, st.integers(min_value=0, max_value=10_000), ANY_CHAR),
             st.sampled_from(self.forged),
+            st.sampled_from(self.refresh_tokens),  # never an access token
+            NASTY_TEXT,
+        )
+
+    def refresh_values(self) -> st.SearchStrategy[str]:
+        good = st.sampled_from(self.refresh_tokens)
+        return st.one_of(
+            good,
+            st.builds(_tamper, good, st.integers(min_value=0, max_value=10_000), ANY_CHAR),
+            st.sampled_from(self.tokens),  # an access token is never a refresh token
+            good.map(lambda t: ".".join([*t.split(".")[:2], "A" * 43, t.split(".")[3]])),
+            good.map(lambda t: "v1.1" + t[t.index(".", 3) :]),
             NASTY_TEXT,
         )
 
@@ -285,23 +298,30 @@ def _tamper(token: str, position: int, char: str) -> str:
     return variants[position % len(variants)]
 
 
-def _forged_tokens(user_id: int) -> tuple[str, ...]:
+def _forged_tokens(user_id: int, session_id: int) -> tuple[str, ...]:
     now = datetime.now(UTC)
     claims = {
         "sub": str(user_id),
+        "sid": str(session_id),
+        "token_use": "access",
         "iat": now,
         "nbf": now,
         "exp": now + timedelta(hours=1),
         "iss": settings.JWT_ISSUER,
     }
     unsigned = jwt.encode(claims, key="", algorithm="none")  # type: ignore[arg-type]
+    expired, _ = issue_access_token(
+        user_id=user_id, session_id=session_id, now=now - timedelta(days=2)
+    )
     return (
         unsigned,
         unsigned + "AAAA",
         jwt.encode(claims, "x" * 64, algorithm="HS256"),  # wrong secret
         jwt.encode(claims, settings.JWT_SECRET, algorithm="HS512"),  # algorithm not allowed
-        issue_token(user_id=user_id, now=now - timedelta(days=2)),  # expired
-        issue_token(user_id=user_id + 10_000),  # a user who does not exist
+        expired,
+        issue_access_token(user_id=user_id + 10_000, session_id=session_id)[0],  # no such user
+        issue_access_token(user_id=user_id, session_id=session_id + 10_000)[0],  # no such session
+        jwt.encode({**claims, "token_use": "refresh"}, settings.JWT_SECRET),  # not an access token
     )
 
 
@@ -310,14 +330,30 @@ def victims(api: Api) -> Victims:
     tokens: list[str] = []
     post_ids: list[str] = []
     forged: list[str] = []
+    refresh_tokens: list[str] = []
     for email in ("victim-a@example.com", "victim-b@example.com"):
-        body = api.signup(email)
+        body = {"data": {"signup": api.new_account(email)}}
         token = body["data"]["signup"]["token"]
         tokens.append(token)
-        forged.extend(_forged_tokens(row_id(body["data"]["signup"]["user"]["id"])))
+        refresh_tokens.append(body["data"]["signup"]["refreshToken"])
+        session_id = int(jwt.decode(token, options={"verify_signature": False})["sid"])
+        forged.extend(_forged_tokens(row_id(body["data"]["signup"]["user"]["id"]), session_id))
         post = api.add_post("hello", token=token)
         post_ids.append(post["data"]["addPost"]["postId"])
-    return Victims(tokens=tuple(tokens), forged=tuple(forged), post_ids=tuple(post_ids))
+    return Victims(
+        tokens=tuple(tokens),
+        forged=tuple(forged),
+        post_ids=tuple(post_ids),
+        refresh_tokens=tuple(refresh_tokens),
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_address_limit() -> None:
+    # Every example is a request from 127.0.0.1: the per-address limit would soon
+    # answer them all with RATE_LIMITED, and the fuzzing would reach nothing else.
+    # (The limit itself is fuzzed below, with its default.)
+    settings.AUTH_MAX_PER_ADDRESS_PER_MINUTE = 1_000_000
 
 
 @pytest.fixture
@@ -378,6 +414,30 @@ DELETE_POST_DOCS = [
     "mutation($id: ID!, $k: String) { deletePost(postId: $id, token: $k) { postId } }",
     "mutation($id: String!, $k: String) { deletePost(postId: $id, token: $k) { postId } }",
     "mutation($id: Int, $k: String) { deletePost(postId: $id, token: $k) { postId } }",
+]
+
+
+REFRESH_DOCS = [
+    "mutation($r: String!) { refreshToken(refreshToken: $r) { token refreshToken tokenExpiresAt user { id email } } }",
+    "mutation($r: String) { refreshToken(refreshToken: $r) { token } }",
+    "mutation($r: ID!) { refreshToken(refreshToken: $r) { token } }",
+    "mutation($r: [String!]!) { refreshToken(refreshToken: $r) { token } }",
+]
+LOGOUT_DOCS = [
+    "mutation($k: String) { logout(token: $k) { endedSessions } }",
+    "mutation($k: String) { logoutEverywhere(token: $k) { endedSessions } }",
+    "mutation($k: String!) { logout(token: $k) { endedSessions } }",
+    "mutation($k: Int) { logoutEverywhere(token: $k) { endedSessions } }",
+]
+CHANGE_PASSWORD_DOCS = [
+    "mutation($c: String!, $n: String!, $k: String) { changePassword(currentPassword: $c, newPassword: $n, token: $k) { token refreshToken tokenExpiresAt user { id email } } }",
+    "mutation($c: String, $n: String, $k: String) { changePassword(currentPassword: $c, newPassword: $n, token: $k) { token } }",
+    "mutation($c: Int!, $n: String!) { changePassword(currentPassword: $c, newPassword: $n) { token } }",
+]
+DELETE_ACCOUNT_DOCS = [
+    "mutation($p: String!, $k: String) { deleteAccount(password: $p, token: $k) { deletedUserId } }",
+    "mutation($p: String, $k: String) { deleteAccount(password: $p, token: $k) { deletedUserId } }",
+    "mutation($p: [String], $k: ID) { deleteAccount(password: $p, token: $k) { deletedUserId } }",
 ]
 
 
@@ -473,6 +533,98 @@ def test_delete_post_survives_any_variables(
         assert victims.presented_valid_token(header, variables.get("k")), body
 
 
+@FUZZ
+@given(query=docs(REFRESH_DOCS), raw_utf8=st.booleans(), data=st.data())
+def test_refresh_token_survives_any_variables(
+    client: Client, victims: Victims, query: str, raw_utf8: bool, data: st.DataObject
+) -> None:
+    variables = data.draw(variables_of(r=arg(victims.refresh_values())), label="variables")
+    header = data.draw(victims.headers(), label="authorization")
+    body = call(client, query, variables, header=header, raw_utf8=raw_utf8)
+    if body.get("data") and body["data"].get("refreshToken"):
+        assert variables.get("r") in victims.refresh_tokens, body
+
+
+@FUZZ
+@given(query=docs(LOGOUT_DOCS), raw_utf8=st.booleans(), data=st.data())
+def test_logout_survives_any_variables(
+    client: Client, victims: Victims, query: str, raw_utf8: bool, data: st.DataObject
+) -> None:
+    variables = data.draw(variables_of(k=victims.token_args()), label="variables")
+    header = data.draw(victims.headers(), label="authorization")
+    body = call(client, query, variables, header=header, raw_utf8=raw_utf8)
+    if body.get("data"):
+        assert victims.presented_valid_token(header, variables.get("k")), body
+
+
+@FUZZ
+@given(query=docs(CHANGE_PASSWORD_DOCS), raw_utf8=st.booleans(), data=st.data())
+def test_change_password_survives_any_variables(
+    client: Client, victims: Victims, query: str, raw_utf8: bool, data: st.DataObject
+) -> None:
+    variables = data.draw(
+        variables_of(
+            c=arg(PASSWORDS, NASTY_TEXT, st.just("correct horse battery staple")),
+            n=arg(PASSWORDS, NASTY_TEXT),
+            k=victims.token_args(),
+        ),
+        label="variables",
+    )
+    header = data.draw(victims.headers(), label="authorization")
+    body = call(client, query, variables, header=header, raw_utf8=raw_utf8)
+    if body.get("data") and body["data"].get("changePassword"):
+        assert victims.presented_valid_token(header, variables.get("k")), body
+
+
+@FUZZ
+@given(query=docs(DELETE_ACCOUNT_DOCS), raw_utf8=st.booleans(), data=st.data())
+def test_delete_account_survives_any_variables(
+    client: Client, victims: Victims, query: str, raw_utf8: bool, data: st.DataObject
+) -> None:
+    variables = data.draw(
+        variables_of(
+            p=arg(PASSWORDS, NASTY_TEXT, st.just("not the password at all")),
+            k=victims.token_args(),
+        ),
+        label="variables",
+    )
+    header = data.draw(victims.headers(), label="authorization")
+    body = call(client, query, variables, header=header, raw_utf8=raw_utf8)
+    if body.get("data") and body["data"].get("deleteAccount"):
+        assert victims.presented_valid_token(header, variables.get("k")), body
+
+
+@FUZZ
+@given(
+    operations=st.lists(
+        st.sampled_from(["login", "signup", "refresh", "change", "delete"]), max_size=30
+    ),
+    address=st.one_of(
+        st.ip_addresses(v=4).map(str),
+        st.ip_addresses(v=6).map(str),
+        st.sampled_from(["", "unknown", "::ffff:10.0.0.1", "fe80::1%eth0", "x" * 60]),
+    ),
+)
+def test_the_address_limit_answers_cleanly_whatever_the_mix(
+    victims: Victims, operations: list[str], address: str
+) -> None:
+    settings.AUTH_MAX_PER_ADDRESS_PER_MINUTE = 5
+    client = Client(raise_request_exception=False, REMOTE_ADDR=address)
+    documents = {
+        "login": (LOGIN_DOCS[0], {"e": "victim-a@example.com", "p": "wrong password!"}),
+        "signup": (SIGNUP_DOCS[0], {"e": "new@example.com", "p": "x"}),
+        "refresh": (REFRESH_DOCS[0], {"r": "v1.1." + "A" * 43 + "." + "B" * 43}),
+        "change": (CHANGE_PASSWORD_DOCS[0], {"c": "wrong", "n": "wrong", "k": victims.tokens[0]}),
+        "delete": (DELETE_ACCOUNT_DOCS[0], {"p": "wrong", "k": victims.tokens[1]}),
+    }
+    for operation in operations:
+        query, variables = documents[operation]
+        body = call(client, query, variables, header=None, raw_utf8=False)
+        for error in body.get("errors") or []:
+            if error["extensions"]["code"] == "RATE_LIMITED":
+                assert error["extensions"].get("retryAfterSeconds", 0) >= 1, body
+
+
 # ---------------------------------------------------------------------------
 # Random documents
 # ---------------------------------------------------------------------------
@@ -519,6 +671,17 @@ DOC_PIECES = [
     "deletePost",
     "signup",
     "login",
+    "refreshToken",
+    "logout",
+    "logoutEverywhere",
+    "changePassword",
+    "deleteAccount",
+    "refreshToken:",
+    "currentPassword:",
+    "newPassword:",
+    "endedSessions",
+    "deletedUserId",
+    "tokenExpiresAt",
     "token",
     "token:",
     "text:",
@@ -560,6 +723,10 @@ DOC_TEMPLATES = [
     "mutation {{ deletePost(postId: {0}){1} {{ postId }} }}",
     "mutation {{ signup(email: {0}, password: {1}) {{ token }} }}",
     "mutation {{ login(email: {0}, password: {1}) {{ token }} }}",
+    "mutation {{ refreshToken(refreshToken: {0}){1} {{ token refreshToken }} }}",
+    "mutation {{ logout(token: {0}) {{ endedSessions{1} }} }}",
+    "mutation {{ changePassword(currentPassword: {0}, newPassword: {1}) {{ token }} }}",
+    "mutation {{ deleteAccount(password: {0}){1} {{ deletedUserId }} }}",
 ]
 PIECES = st.lists(st.sampled_from(DOC_PIECES), max_size=40).map(" ".join)
 DOCUMENTS = st.one_of(

@@ -11,7 +11,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from persistence.db import get_engine
-from persistence.models import LoginAttempt
+from persistence.models import KnownAddress, LoginAttempt
 from tests.conftest import PASSWORD, Api, error_code
 
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }"
@@ -126,3 +126,71 @@ def test_racing_failed_logins_never_exceed_the_limit(api: Api) -> None:
     assert codes.count("UNAUTHENTICATED") <= 3
     assert codes.count("UNAUTHENTICATED") + codes.count("RATE_LIMITED") == threads
     assert error_code(api.login("ivan@example.com", PASSWORD)) == "RATE_LIMITED"
+
+
+# Lockout resistance: the account-wide limit never locks a user out of an address
+# from which the account logged in successfully in the last 30 days.
+
+
+def _spread_failures(email: str, addresses: int, each: int = 1) -> None:
+    for i in range(addresses):
+        _fail(Api(Client(REMOTE_ADDR=f"198.51.100.{i + 1}")), email, each)
+
+
+@pytest.mark.usefixtures("limits")
+def test_the_account_wide_limit_does_not_lock_a_user_out_of_a_known_address() -> None:
+    home = Api(Client(REMOTE_ADDR="192.0.2.10"))
+    home.token_for("grace@example.com")  # signup is not a login: the address is not known yet
+    assert "errors" not in home.login("grace@example.com")
+    _spread_failures("grace@example.com", 5)
+    # Past the account-wide limit: a new address is throttled, the known one is not.
+    assert error_code(Api(Client(REMOTE_ADDR="192.0.2.99")).login("grace@example.com")) == (
+        "RATE_LIMITED"
+    )
+    assert "errors" not in home.login("grace@example.com")
+    assert "errors" not in home.login("grace@example.com")
+
+
+@pytest.mark.usefixtures("limits")
+def test_a_known_address_is_still_limited_by_its_own_failures() -> None:
+    home = Api(Client(REMOTE_ADDR="192.0.2.10"))
+    home.token_for("grace@example.com")
+    assert "errors" not in home.login("grace@example.com")
+    assert _fail(home, "grace@example.com", 4) == ["UNAUTHENTICATED"] * 3 + ["RATE_LIMITED"]
+    assert error_code(home.login("grace@example.com")) == "RATE_LIMITED"
+
+
+@pytest.mark.usefixtures("limits")
+def test_an_address_known_more_than_30_days_ago_is_throttled_like_any_other() -> None:
+    home = Api(Client(REMOTE_ADDR="192.0.2.10"))
+    home.token_for("grace@example.com")
+    assert "errors" not in home.login("grace@example.com")
+    with Session(get_engine()) as session, session.begin():
+        for known in session.scalars(select(KnownAddress)):
+            known.last_login_at -= timedelta(days=31)
+    _spread_failures("grace@example.com", 5)
+    assert error_code(home.login("grace@example.com")) == "RATE_LIMITED"
+
+
+@pytest.mark.usefixtures("limits")
+def test_an_ipv6_device_is_known_by_its_slash_64() -> None:
+    Api(Client(REMOTE_ADDR="2001:db8:5:6::10")).token_for("grace@example.com")
+    assert "errors" not in Api(Client(REMOTE_ADDR="2001:db8:5:6::10")).login("grace@example.com")
+    _spread_failures("grace@example.com", 5)
+    # A new temporary address of the same /64 (privacy extensions) is the same device.
+    assert "errors" not in Api(Client(REMOTE_ADDR="2001:db8:5:6:a:b:c:d")).login(
+        "grace@example.com"
+    )
+    assert error_code(Api(Client(REMOTE_ADDR="2001:db8:5:7::10")).login("grace@example.com")) == (
+        "RATE_LIMITED"
+    )
+
+
+@pytest.mark.usefixtures("limits")
+def test_failures_from_every_address_of_one_ipv6_slash_64_count_as_one_address() -> None:
+    Api(Client()).token_for("heidi@example.com")
+    for n in range(3):
+        _fail(Api(Client(REMOTE_ADDR=f"2001:db8:9:9::{n + 1:x}")), "heidi@example.com", 1)
+    other = Api(Client(REMOTE_ADDR="2001:db8:9:9::ffff"))
+    assert error_code(other.login("heidi@example.com")) == "RATE_LIMITED"
+    assert "errors" not in Api(Client(REMOTE_ADDR="2001:db8:9:a::1")).login("heidi@example.com")

@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, create_engine, text
 from sqlalchemy.engine import make_url
 
 from persistence.db import reset_engine
-from tests.conftest import Api, leaks_in
+from tests.conftest import Api, leaks_in, row_id
 
 pytestmark = [pytest.mark.mysql, pytest.mark.slow]
 
@@ -297,7 +297,7 @@ def test_no_acknowledged_post_is_lost_while_the_connection_flaps(
                     except AssertionError as exc:
                         problems.append(str(exc)[:300])
                 else:
-                    acknowledged[int(body["data"]["addPost"]["postId"])] = text_
+                    acknowledged[row_id(body["data"]["addPost"]["postId"])] = text_
 
     threads = [threading.Thread(target=flapper)] + [
         threading.Thread(target=writer, args=(n,)) for n in range(3)
@@ -332,7 +332,7 @@ def test_no_acknowledged_post_is_lost_while_the_connection_flaps(
 
     # And the user sees every one of them (read-your-writes survives the flapping).
     listed = eventually_ok(lambda: api.get_posts(token=token), "getPosts")
-    listed_ids = {int(post["id"]) for post in listed["data"]["getPosts"]}
+    listed_ids = {row_id(post["id"]) for post in listed["data"]["getPosts"]}
     assert set(acknowledged) <= listed_ids, sorted(set(acknowledged) - listed_ids)[:10]
     with capsys.disabled():
         print(

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
+from persistence.models import User
 from schemas.base import parse_input
+from schemas.emails import canonical_email
 from schemas.errors import DomainError, ErrorCode
 from schemas.ids import NodeRef
 from schemas.posts import PostPageInput
@@ -174,3 +179,62 @@ def test_error_messages_carry_no_internals() -> None:
     text = error.message + " ".join(error.fields.values())
     for leak in ("Traceback", "pydantic", "ValidationError", ".py", "https://"):
         assert leak not in text
+
+
+# Canonical emails: trimmed, NFKC-normalised, case-folded; a fixed point everywhere
+
+
+@given(st.text(max_size=80))
+def test_the_canonical_form_of_an_email_is_its_own_canonical_form(value: str) -> None:
+    canonical = canonical_email(value)
+    assert canonical_email(canonical) == canonical
+
+
+EMAILISH = st.one_of(
+    st.emails(),
+    st.builds(
+        lambda local, domain: f"{local}@{domain}",
+        st.text(min_size=1, max_size=20),
+        st.sampled_from(
+            [
+                "example.com",
+                "EXAMPLE.com",
+                "例子.广告",
+                "\uff45\uff58\uff41\uff4d\uff50\uff4c\uff45.com",
+                "straße.de",
+            ]
+        ),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(EMAILISH)
+def test_a_validated_email_is_canonical_and_the_model_accepts_it(value: str) -> None:
+    try:
+        email = parse_input(LoginInput, email=value, password="x").email
+    except DomainError:
+        return
+    assert canonical_email(email) == email
+    assert parse_input(LoginInput, email=email, password="x").email == email
+    User(email=email, password_hash="$2b$04$" + "a" * 53, created_at=datetime(2026, 1, 1))
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("\uff4b\uff41\uff54\uff45@example.com", "kate@example.com"),
+        ("\ufb01le@example.com", "file@example.com"),
+        ("Stra\u00dfe@Example.com", "strasse@example.com"),
+        (" \u212aelvin@example.com\u3000", "kelvin@example.com"),
+    ],
+)
+def test_look_alikes_validate_to_one_address(sent: str, stored: str) -> None:
+    assert parse_input(SignupInput, email=sent, password=GOOD_PASSWORD).email == stored
+
+
+def test_a_huge_email_is_refused_without_normalising_it() -> None:
+    # NFKC expands U+FDFA eighteen-fold; a long input is refused on length alone.
+    huge = "\ufdfa" * 500_000 + "@example.com"
+    assert canonical_email(huge) == huge
+    assert set(rejected(LoginInput, email=huge, password="x").fields) == {"email"}

@@ -1,4 +1,5 @@
-"""JWTs: only an HS256 token signed with JWT_SECRET, unexpired and with its claims, is accepted."""
+"""Access tokens: only an HS256 JWT signed with JWT_SECRET, unexpired (give or take the
+leeway for clock skew), of type access and with its claims, is accepted."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import jwt
 import pytest
 from django.conf import settings
 
-from resolvers_services.tokens import issue_token, user_id_from_token
+from resolvers_services.tokens import access_claims, issue_access_token
 from schemas.errors import DomainError, ErrorCode
 
 
@@ -19,6 +20,8 @@ def claims(**overrides: Any) -> dict[str, Any]:
     now = int(datetime.now(UTC).timestamp())
     base: dict[str, Any] = {
         "sub": "42",
+        "sid": "7",
+        "token_use": "access",
         "iat": now,
         "nbf": now,
         "exp": now + 300,
@@ -32,9 +35,18 @@ def sign(payload: dict[str, Any], *, key: str | None = None, algorithm: str = "H
     return jwt.encode(payload, key or settings.JWT_SECRET, algorithm=algorithm)
 
 
+def issue(user_id: int = 42, session_id: int = 7, now: datetime | None = None) -> str:
+    token, _ = issue_access_token(user_id=user_id, session_id=session_id, now=now)
+    return token
+
+
+def user_id_from_token(token: str) -> int:
+    return access_claims(token).user_id
+
+
 def assert_unauthenticated(token: str) -> None:
     with pytest.raises(DomainError) as caught:
-        user_id_from_token(token)
+        access_claims(token)
     assert caught.value.code is ErrorCode.UNAUTHENTICATED
 
 
@@ -43,16 +55,24 @@ def _b64(data: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def test_issued_token_verifies_to_its_user() -> None:
-    assert user_id_from_token(issue_token(user_id=42)) == 42
+def test_issued_token_verifies_to_its_user_and_session() -> None:
+    claims_of = access_claims(issue(user_id=42, session_id=9))
+    assert (claims_of.user_id, claims_of.session_id) == (42, 9)
 
 
-def test_issued_token_is_hs256_with_exp_iat_and_sub() -> None:
-    token = issue_token(user_id=7)
+def test_issued_token_is_hs256_with_exp_iat_sub_and_its_session() -> None:
+    token, expires_at = issue_access_token(user_id=7, session_id=3)
     assert jwt.get_unverified_header(token)["alg"] == "HS256"
     payload = jwt.decode(token, options={"verify_signature": False})
     assert payload["sub"] == "7"
+    assert payload["sid"] == "3"
+    assert payload["token_use"] == "access"
     assert payload["exp"] - payload["iat"] == settings.JWT_LIFETIME_SECONDS
+    assert expires_at == datetime.fromtimestamp(payload["exp"], UTC)
+
+
+def test_access_tokens_live_fifteen_minutes_by_default() -> None:
+    assert settings.JWT_LIFETIME_SECONDS == 900
 
 
 def test_a_hand_made_token_with_the_right_claims_verifies() -> None:
@@ -61,17 +81,44 @@ def test_a_hand_made_token_with_the_right_claims_verifies() -> None:
 
 def test_expired_token_is_unauthenticated() -> None:
     issued = datetime.now(UTC) - timedelta(seconds=settings.JWT_LIFETIME_SECONDS + 60)
-    assert_unauthenticated(issue_token(user_id=42, now=issued))
+    assert_unauthenticated(issue(now=issued))
+
+
+def test_a_token_expired_within_the_clock_skew_leeway_is_still_accepted() -> None:
+    assert settings.JWT_LEEWAY_SECONDS == 30
+    issued = datetime.now(UTC) - timedelta(seconds=settings.JWT_LIFETIME_SECONDS + 20)
+    assert user_id_from_token(issue(now=issued)) == 42
+
+
+def test_a_token_expired_beyond_the_leeway_is_unauthenticated() -> None:
+    issued = datetime.now(UTC) - timedelta(seconds=settings.JWT_LIFETIME_SECONDS + 40)
+    assert_unauthenticated(issue(now=issued))
+
+
+def test_a_token_from_an_instance_whose_clock_runs_20_seconds_ahead_is_accepted() -> None:
+    # iat and nbf in the near future: another instance's clock is a little ahead.
+    assert user_id_from_token(issue(now=datetime.now(UTC) + timedelta(seconds=20))) == 42
+
+
+def test_a_token_issued_further_in_the_future_than_the_leeway_is_unauthenticated() -> None:
+    assert_unauthenticated(issue(now=datetime.now(UTC) + timedelta(seconds=45)))
+
+
+def test_without_leeway_a_just_expired_token_is_unauthenticated() -> None:
+    # Shows that the leeway, not slack elsewhere, accepted the tokens above.
+    settings.JWT_LEEWAY_SECONDS = 0
+    issued = datetime.now(UTC) - timedelta(seconds=settings.JWT_LIFETIME_SECONDS + 20)
+    assert_unauthenticated(issue(now=issued))
 
 
 def test_tampered_payload_is_unauthenticated() -> None:
-    header, _payload, signature = issue_token(user_id=42).split(".")
+    header, _payload, signature = issue().split(".")
     forged = _b64(claims(sub="1"))
     assert_unauthenticated(f"{header}.{forged}.{signature}")
 
 
 def test_tampered_signature_is_unauthenticated() -> None:
-    token = issue_token(user_id=42)
+    token = issue()
     flipped = "A" if token[-2] != "A" else "B"
     assert_unauthenticated(token[:-2] + flipped + token[-1])
 
@@ -96,7 +143,7 @@ def test_token_with_another_algorithm_and_the_same_secret_is_unauthenticated(
     assert_unauthenticated(sign(claims(), algorithm=algorithm))
 
 
-@pytest.mark.parametrize("missing", ["exp", "iat", "sub"])
+@pytest.mark.parametrize("missing", ["exp", "iat", "nbf", "sub", "sid", "token_use", "iss"])
 def test_token_without_a_required_claim_is_unauthenticated(missing: str) -> None:
     payload = claims()
     del payload[missing]
@@ -107,9 +154,26 @@ def test_token_from_another_issuer_is_unauthenticated() -> None:
     assert_unauthenticated(sign(claims(iss="someone-else")))
 
 
-@pytest.mark.parametrize("sub", ["abc", "1.5", "", "0", "-3", "1e3"])
+@pytest.mark.parametrize("sub", ["abc", "1.5", "", "0", "-3", "1e3", "+4", " 4", "04", "\u0664"])
 def test_token_whose_subject_is_not_a_positive_integer_is_unauthenticated(sub: str) -> None:
     assert_unauthenticated(sign(claims(sub=sub)))
+
+
+@pytest.mark.parametrize("sid", ["abc", "", "0", "-1", str(2**63), 7])
+def test_token_whose_session_is_not_a_positive_integer_string_is_unauthenticated(
+    sid: object,
+) -> None:
+    assert_unauthenticated(sign(claims(sid=sid)))
+
+
+@pytest.mark.parametrize("use", ["refresh", "id", "", "ACCESS"])
+def test_a_token_that_is_not_an_access_token_is_unauthenticated(use: str) -> None:
+    assert_unauthenticated(sign(claims(token_use=use)))
+
+
+def test_a_refresh_token_is_never_taken_for_an_access_token() -> None:
+    refresh = f"v1.7.{'a' * 43}.{'b' * 43}"
+    assert_unauthenticated(refresh)
 
 
 def test_token_not_yet_valid_is_unauthenticated() -> None:

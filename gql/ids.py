@@ -79,6 +79,10 @@ def decode_cursor(value: str, *, argument: str) -> PostCursor:
         raw = base64.urlsafe_b64decode(value.encode("ascii"))
     except (UnicodeError, binascii.Error, ValueError):
         raise _bad_input(argument, "not a cursor from this API") from None
+    # One spelling per cursor: the lenient decoder drops stray characters and
+    # ignores the padding bits, so an edited cursor could decode as if untouched.
+    if base64.urlsafe_b64encode(raw).decode("ascii") != value:
+        raise _bad_input(argument, "not a cursor from this API")
     payload, mac = raw[: _CURSOR.size], raw[_CURSOR.size :]
     if len(raw) != _CURSOR.size + _MAC_BYTES or not hmac.compare_digest(mac, _mac(payload)):
         raise _bad_input(argument, "not a cursor from this API")

@@ -112,7 +112,8 @@ def count_fields(document: DocumentNode, limit: int) -> int:
 
     One pass over the document: each fragment is counted once and its count
     reused wherever it is spread, so nested spreads that would expand
-    exponentially cost nothing extra. Counting stops once it is past ``limit``.
+    exponentially cost nothing extra. A fragment no operation spreads counts
+    once (validation still reads it). Counting stops once it is past ``limit``.
     Unknown and cyclic spreads count nothing (validation refuses them).
     """
     fragments = {
@@ -148,10 +149,15 @@ def count_fields(document: DocumentNode, limit: int) -> int:
     for definition in document.definitions:
         if isinstance(definition, OperationDefinitionNode):
             total += selections(definition.selection_set)
-        elif isinstance(definition, FragmentDefinitionNode):
-            total += fragment(definition.name.value)  # validated even when unused
-        if total > limit:
-            break
+            if total > limit:
+                return total
+    # Fragments no operation reaches are validated too (and refused): count them once.
+    # Reached ones are already counted, once per spread.
+    for name in fragments:
+        if name not in counted:
+            total += fragment(name)
+            if total > limit:
+                break
     return total
 
 

@@ -152,6 +152,19 @@ class Api:
         body["_status"] = response.status_code
         return body
 
+    def send(
+        self, payload: dict[str, Any], *, token: str | None = None, **extra: Any
+    ) -> dict[str, Any]:
+        """POST ``payload`` as the whole JSON body (APQ extensions, operationName, no query)."""
+        headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+        response = self.client.post(
+            "/graphql", json.dumps(payload), content_type="application/json", **headers, **extra
+        )
+        assert response["Content-Type"].startswith("application/json"), response.content[:200]
+        body: dict[str, Any] = response.json()
+        body["_status"] = response.status_code
+        return body
+
     def signup(self, email: str, password: str = PASSWORD) -> dict[str, Any]:
         return self.post(
             "mutation($e: String!, $p: String!) { signup(email: $e, password: $p) { token user { id email } } }",
@@ -293,6 +306,12 @@ def row_id(global_id: str) -> int:
     """The database id inside a global id."""
     _type_name, key = base64.b64decode(global_id).decode().split(":", 1)
     return int(key)
+
+
+def db_scalar(sql: str, **params: Any) -> Any:
+    """One value from the test database, read behind the API's back."""
+    with get_engine().connect() as conn:
+        return conn.execute(text(sql), params).scalar()
 
 
 def error_code(body: dict[str, Any]) -> str:

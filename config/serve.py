@@ -6,10 +6,10 @@ same way. Every setting comes from the environment (PORT, WORKERS, THREADS,
 the timeouts: see config/settings.py and the README) and is validated before
 anything starts: a bad one stops start-up with one line naming it (exit 2).
 
-granian serves ``config.asgi:application`` (Django behind a body-buffering
+granian serves ``config.bridge:application`` (Django behind a body-buffering
 bridge): request heads are read by granian's Rust side with a deadline,
 bodies on the event loop with another, so connections waiting for bytes cost
-no thread (see config/asgi.py and the README's "The server").
+no thread (see config/bridge.py and the README's "The server").
 
 ``SERVER=gunicorn`` or ``SERVER=granian-wsgi`` start the servers it was
 measured against (scripts/slowclients.py), for comparison only.
@@ -158,12 +158,12 @@ def granian_server(settings: Any, port: int, *, wsgi: bool = False) -> Any:
 
     threads = settings.SERVER_THREADS
     return DrainingGranian(
-        "config.wsgi:application" if wsgi else "config.asgi:application",
+        "config.wsgi:application" if wsgi else "config.bridge:application",
         address=HOST,
         port=port,
-        interface=Interfaces.WSGI if wsgi else Interfaces.ASGI,
+        interface=Interfaces.WSGI if wsgi else Interfaces.RSGI,
         workers=settings.SERVER_WORKERS,
-        # ASGI: the app's threads are the bridge's pool; WSGI: granian's blocking threads.
+        # RSGI: the app's threads are the bridge's pool; WSGI: granian's blocking threads.
         blocking_threads=threads if wsgi else 1,
         http=HTTPModes.http1,
         websockets=False,

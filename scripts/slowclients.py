@@ -279,10 +279,10 @@ def compare(args: argparse.Namespace) -> None:
         failures = sum(run.failures for run in runs)
         merged = Timings(seconds, failures)
         label = "none" if kind == "none" else f"{args.connections} {kind}"
-        print(
-            f"| {name} | {label} | {merged.p50 * 1000:.1f} | {merged.p99 * 1000:.1f} "
-            f"| {failures} / {failures + len(seconds)} |"
+        p50, p99 = (
+            (f"{merged.p50 * 1000:.1f}", f"{merged.p99 * 1000:.1f}") if seconds else ("-", "-")
         )
+        print(f"| {name} | {label} | {p50} | {p99} | {failures} / {failures + len(seconds)} |")
 
 
 def main() -> None:

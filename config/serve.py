@@ -144,6 +144,8 @@ def granian_server(settings: Any, port: int, *, wsgi: bool = False) -> Any:
 
         _announced = False
 
+        # granian's (undocumented) SIGINT/SIGTERM handler of the main process; what
+        # is relied on here is pinned by tests/integration/test_drain_live.py.
         def signal_handler_interrupt(self, *args: Any, **kwargs: Any) -> None:
             stop = super().signal_handler_interrupt
             runtime = os.environ.get("POSTS_RUNTIME_DIR")

@@ -4,8 +4,9 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
-WORKERS ?= 2
-THREADS ?= 8
+# The server's settings (WORKERS, THREADS, the timeouts...) default in config/settings.py;
+# given on the command line (`make run WORKERS=4`) they reach it too.
+export PORT WORKERS THREADS
 export DJANGO_SETTINGS_MODULE ?= config.settings
 
 # mysqlclient needs system headers, so it is installed only when a MySQL URL is in use.
@@ -13,15 +14,19 @@ USES_MYSQL := $(if $(findstring mysql,$(DATABASE_URL)$(TEST_DATABASE_URL)),1,)
 LOCK := $(if $(USES_MYSQL),requirements/mysql.txt,requirements/test.txt)
 STAMP := $(VENV)/.installed-$(notdir $(LOCK))
 
-.PHONY: install run dev migrate static test test-mysql check format schema lock loadtest \
-	graphiql-assets clean
+.PHONY: install mysql-headers run dev migrate static test test-mysql check format schema lock \
+	loadtest graphiql-assets clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): $(LOCK) pyproject.toml | $(BIN)/python
+# Checked first, so a machine without them stops at once with one line, not a pip traceback.
+mysql-headers:
+	@$(if $(shell pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null && echo found),,$(error mysqlclient needs the MariaDB client headers: install libmariadb-dev pkg-config (Debian/Ubuntu; see the README, "Running on MySQL / MariaDB")))
+
+$(STAMP): $(LOCK) pyproject.toml | $(if $(USES_MYSQL),mysql-headers) $(BIN)/python
 	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade >/dev/null
 	$(BIN)/python -m pip install --quiet -r $(LOCK)
 	@rm -f $(VENV)/.installed-*; touch $@
@@ -29,15 +34,16 @@ $(STAMP): $(LOCK) pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 migrate: install
-	$(BIN)/alembic upgrade head
+	$(BIN)/python -m config.serve --migrate-only
 
 ## Collect static files (GraphiQL's) into var/static, gzipped beside each, for WhiteNoise.
 static: install
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 
-## Serve on 127.0.0.1:$(PORT) with the production server (config/serve.py starts it).
-run: migrate static
-	PORT=$(PORT) WORKERS=$(WORKERS) THREADS=$(THREADS) $(BIN)/python -m config.serve
+## Serve on 127.0.0.1:$(PORT) with the production server: config/serve.py checks every
+## setting, applies the migrations, says where it listens and with what, and starts granian.
+run: static
+	$(BIN)/python -m config.serve --migrate
 
 ## Django's development server with autoreload.
 dev: migrate

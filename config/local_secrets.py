@@ -29,7 +29,7 @@ def load_local_secrets(path: Path, names: tuple[str, ...]) -> dict[str, str]:
     stored = _read(path)
     if all(name in stored for name in names):
         return stored
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     wanted = {**{name: secrets.token_urlsafe(48) for name in names}, **stored}
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(wanted, indent=2), encoding="utf-8")

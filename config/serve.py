@@ -2,45 +2,242 @@
 
 The one place that knows how the production server is started, so that
 ``make run``, the tests, the load test and the benchmark all serve the app the
-same way. Settings come from the environment (PORT, WORKERS, THREADS).
+same way. Every setting comes from the environment (PORT, WORKERS, THREADS,
+the timeouts: see config/settings.py and the README) and is validated before
+anything starts: a bad one stops start-up with one line naming it (exit 2).
+
+granian serves ``config.bridge:application`` (Django behind a body-buffering
+bridge): request heads are read by granian's Rust side with a deadline,
+bodies on the event loop with another, so connections waiting for bytes cost
+no thread (see config/bridge.py and the README's "The server").
+
+``SERVER=gunicorn`` or ``SERVER=granian-wsgi`` start the servers it was
+measured against (scripts/slowclients.py), for comparison only.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
+import shutil
 import sys
+import threading
 from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+SERVERS = ("granian", "granian-wsgi", "gunicorn")
+# Request heads (request line and headers) larger than this are refused with 431.
+MAX_HEAD_BYTES = 64 * 1024
 
 
-def server_argv(*, port: int, workers: int, threads: int) -> list[str]:
-    """The command line of the server for ``make run``."""
-    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+def fail(message: str, code: int = 2) -> SystemExit:
+    """One line on stderr and an exit code, instead of a traceback."""
+    print(f"posts-api: {message}", file=sys.stderr, flush=True)
+    return SystemExit(code)
+
+
+def load_settings() -> Any:
+    """Django's settings, every one read and validated now (ImproperlyConfigured: one line)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+    from django.conf import settings
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        django.setup()
+    except ImproperlyConfigured as exc:
+        raise fail(f"configuration error: {exc}") from None
+    return settings
+
+
+def migrate(settings: Any) -> None:
+    """Apply the database migrations (a failure is one line, not a traceback)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from persistence.migrations import upgrade
+
+    try:
+        upgrade()
+    except ModuleNotFoundError as exc:
+        raise fail(
+            f"the driver for DATABASE_URL is not installed ({exc.name}); `make run` installs it",
+            1,
+        ) from None
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise fail(f"cannot migrate {masked_database_url(settings)}: {reason}", 1) from None
+
+
+def masked_database_url(settings: Any) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.DATABASE_URL).render_as_string(hide_password=True)
+
+
+# --------------------------------------------------------------------------- runtime directory
+
+
+def prepare_runtime_dir(var_dir: Path, port: int) -> Path:
+    """This instance's private runtime directory, ``var/run/<port>-<pid>/``, empty.
+
+    Exported to the workers as ``POSTS_RUNTIME_DIR``: readiness markers live
+    there, and anything else an instance must keep to itself and start afresh
+    (a per-instance PROMETHEUS_MULTIPROC_DIR, for one). Directories left by
+    instances that died without cleaning up are removed; a live instance's,
+    on this port or another, are never touched.
+    """
+    base = var_dir / "run"
+    base.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in base.iterdir():
+        pid = stale.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    path = base / f"{port}-{os.getpid()}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(mode=0o700)
+    (path / "ready").mkdir()
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# --------------------------------------------------------------------------- servers
+
+
+def describe(settings: Any, server: str, port: int) -> str:
+    """What ``make run`` prints: where, on which database, with which server settings."""
+    return (
+        f"posts-api: serving http://{HOST}:{port} with {server} "
+        f"({settings.SERVER_WORKERS} workers x {settings.SERVER_THREADS} threads; "
+        f"header read timeout {settings.HEADER_READ_TIMEOUT_SECONDS} s, "
+        f"body read timeout {settings.BODY_READ_TIMEOUT_SECONDS} s, "
+        f"graceful timeout {settings.GRACEFUL_TIMEOUT_SECONDS} s, "
+        f"drain delay {settings.DRAIN_DELAY_SECONDS} s, "
+        f"max body {settings.MAX_REQUEST_BYTES} bytes)\n"
+        f"posts-api: database {masked_database_url(settings)}"
+    )
+
+
+def granian_server(settings: Any, port: int, *, wsgi: bool = False) -> Any:
+    """granian, configured from the settings, with SIGTERM announced before it drains."""
+    from granian import Granian
+    from granian.constants import HTTPModes, Interfaces
+    from granian.http import HTTP1Settings
+
+    from config.readiness import mark_draining
+
+    class DrainingGranian(Granian):  # type: ignore[misc,valid-type]
+        """Marks the instance draining (``/readyz`` 503) on SIGTERM, waits the drain delay,
+        then lets granian stop: its listener closes, requests in flight finish within
+        the workers' kill timeout (the graceful timeout), then the process exits."""
+
+        _announced = False
+
+        # granian's (undocumented) SIGINT/SIGTERM handler of the main process; what
+        # is relied on here is pinned by tests/integration/test_drain_live.py.
+        def signal_handler_interrupt(self, *args: Any, **kwargs: Any) -> None:
+            stop = super().signal_handler_interrupt
+            runtime = os.environ.get("POSTS_RUNTIME_DIR")
+            if self._announced or not runtime:
+                stop(*args, **kwargs)
+                return
+            self._announced = True
+            mark_draining(Path(runtime))
+            timer = threading.Timer(settings.DRAIN_DELAY_SECONDS, stop)
+            timer.daemon = True
+            timer.start()
+
+    threads = settings.SERVER_THREADS
+    return DrainingGranian(
+        "config.wsgi:application" if wsgi else "config.bridge:application",
+        address=HOST,
+        port=port,
+        interface=Interfaces.WSGI if wsgi else Interfaces.RSGI,
+        workers=settings.SERVER_WORKERS,
+        # RSGI: the app's threads are the bridge's pool; WSGI: granian's blocking threads.
+        blocking_threads=threads if wsgi else 1,
+        http=HTTPModes.http1,
+        websockets=False,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=settings.HEADER_READ_TIMEOUT_SECONDS * 1000,
+            keep_alive=True,
+            max_buffer_size=MAX_HEAD_BYTES,
+        ),
+        respawn_failed_workers=True,
+        workers_kill_timeout=settings.GRACEFUL_TIMEOUT_SECONDS,
+        working_dir=PROJECT,
+    )
+
+
+def gunicorn_argv(settings: Any, port: int) -> list[str]:
+    """The gthread command line ``make run`` used before granian (for comparison)."""
     return [
-        gunicorn,
+        str(Path(sys.executable).parent / "gunicorn"),
         "config.wsgi:application",
-        f"--bind=127.0.0.1:{port}",
-        f"--workers={workers}",
-        f"--threads={threads}",
+        f"--bind={HOST}:{port}",
+        f"--workers={settings.SERVER_WORKERS}",
+        f"--threads={settings.SERVER_THREADS}",
         "--worker-class=gthread",
         "--timeout=30",
-        "--graceful-timeout=10",
-        "--max-requests=10000",
-        "--max-requests-jitter=1000",
+        f"--graceful-timeout={settings.GRACEFUL_TIMEOUT_SECONDS}",
         "--limit-request-line=8190",
-        "--access-logfile=-",
-        "--forwarded-allow-ips=127.0.0.1",
         "--no-control-socket",
     ]
 
 
-def main() -> None:
-    """Replace this process with the server."""
-    argv = server_argv(
-        port=int(os.environ.get("PORT", "8000")),
-        workers=int(os.environ.get("WORKERS", "2")),
-        threads=int(os.environ.get("THREADS", "8")),
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m config.serve", description=__doc__)
+    parser.add_argument("--migrate", action="store_true", help="apply migrations first")
+    parser.add_argument(
+        "--migrate-only", action="store_true", help="apply migrations and exit (make migrate)"
     )
-    os.execv(argv[0], argv)  # noqa: S606 - our own server binary, fixed arguments
+    parser.add_argument(
+        "--check", action="store_true", help="validate the settings, print them and exit"
+    )
+    args = parser.parse_args(argv)
+
+    port = _env_port()
+    server = os.environ.get("SERVER", "granian").strip().lower()
+    if server not in SERVERS:
+        raise fail(f"configuration error: SERVER must be one of {', '.join(SERVERS)}")
+    settings = load_settings()
+    if args.migrate or args.migrate_only:
+        migrate(settings)
+        if args.migrate_only:
+            return
+    print(describe(settings, server, port), file=sys.stderr, flush=True)
+    if args.check:
+        return
+    if server == "gunicorn":
+        command = gunicorn_argv(settings, port)
+        os.execv(command[0], command)  # noqa: S606 - our own server binary, fixed arguments
+
+    runtime = prepare_runtime_dir(Path(settings.VAR_DIR), port)
+    os.environ["POSTS_RUNTIME_DIR"] = str(runtime)
+    os.environ["POSTS_WORKERS"] = str(settings.SERVER_WORKERS)
+    try:
+        granian_server(settings, port, wsgi=server == "granian-wsgi").serve()
+    finally:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(runtime)
+
+
+def _env_port() -> int:
+    raw = os.environ.get("PORT", "8000").strip()
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise fail(f"configuration error: PORT must be a TCP port number, not {raw!r}")
+    return int(raw)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from config.local_secrets import load_local_secrets
 from schemas.limits import PERSISTED_DOCUMENT_MAX_BYTES
@@ -27,7 +29,7 @@ def _env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be a boolean (1/0, true/false), not {raw!r}")
 
 
-def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
+def _env_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -37,6 +39,18 @@ def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from None
     if value < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}")
+    if maximum is not None and value > maximum:
+        raise ImproperlyConfigured(f"{name} must be at most {maximum}, not {value}")
+    return value
+
+
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
     return value
 
 
@@ -104,7 +118,32 @@ REFRESH_TOKEN_LIFETIME_SECONDS = _env_int("REFRESH_TOKEN_LIFETIME_SECONDS", 2592
 # Live sessions per user; a new one beyond this ends the oldest.
 MAX_SESSIONS_PER_USER = _env_int("MAX_SESSIONS_PER_USER", 50, minimum=1)
 
-DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'posts.sqlite3'}"
+_DEFAULT_SQLITE = VAR_DIR / "posts.sqlite3"
+DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{_DEFAULT_SQLITE}"
+SUPPORTED_DATABASES = ("sqlite", "mysql", "mariadb")
+
+
+def _check_database_url(url: str) -> None:
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise ImproperlyConfigured(
+            "DATABASE_URL is not a database URL (e.g. sqlite:///path or "
+            "mysql+mysqldb://user:pw@host:3306/db?charset=utf8mb4)"
+        ) from None
+    if backend not in SUPPORTED_DATABASES:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL: unsupported database {backend!r}; use sqlite or mysql (MariaDB)"
+        )
+
+
+_check_database_url(DATABASE_URL)
+if not os.environ.get("DATABASE_URL"):
+    # The default database lives in var/, private to its owner like the secrets:
+    # the directory 0700 and the file 0600 (SQLite gives its -wal and -shm files
+    # the database file's mode).
+    VAR_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(_DEFAULT_SQLITE, os.O_CREAT | os.O_WRONLY, 0o600))
 # Seconds a request waits for a database connection or lock before failing.
 DATABASE_TIMEOUT_SECONDS = _env_int("DATABASE_TIMEOUT_SECONDS", 5, minimum=1)
 # Seconds a MySQL query may wait for the server's answer before the request fails
@@ -214,6 +253,8 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 _HTTPS = _env_bool("HTTPS", PRODUCTION)
 SECURE_SSL_REDIRECT = _HTTPS
+# Probes (load balancer, orchestrator) reach an instance directly, over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = _HTTPS
 CSRF_COOKIE_SECURE = _HTTPS
 SECURE_HSTS_SECONDS = 31536000 if _HTTPS else 0
@@ -265,3 +306,21 @@ LOGIN_WINDOW_SECONDS = _env_int("LOGIN_WINDOW_SECONDS", 900, minimum=1)
 # Login, signup, refreshToken, changePassword and deleteAccount per client address
 # (an IPv6 address counts with its /64) and minute, checked before any bcrypt work.
 AUTH_MAX_PER_ADDRESS_PER_MINUTE = _env_int("AUTH_MAX_PER_ADDRESS_PER_MINUTE", 20, minimum=1)
+
+# Log line format; json by default in production.
+LOG_FORMAT = _env_choice("LOG_FORMAT", "json" if PRODUCTION else "text", ("json", "text"))
+
+# The server behind `make run` (config/serve.py): one worker process per core
+# (each has its own GIL), a few threads each to overlap database and bcrypt waits.
+SERVER_WORKERS = _env_int("WORKERS", os.cpu_count() or 1, minimum=1, maximum=64)
+SERVER_THREADS = _env_int("THREADS", 4, minimum=1, maximum=64)
+# A client must send its whole request head within this (granian allows 1-60 s);
+# an idle kept-alive connection is closed after it too.
+HEADER_READ_TIMEOUT_SECONDS = _env_int("HEADER_READ_TIMEOUT_SECONDS", 10, minimum=1, maximum=60)
+# ... and its whole body within this, else 408 (a legal 8 MiB body at 2 Mbit/s fits).
+BODY_READ_TIMEOUT_SECONDS = _env_int("BODY_READ_TIMEOUT_SECONDS", 30, minimum=1, maximum=600)
+# SIGTERM: requests in flight get this long to finish before workers are killed.
+GRACEFUL_TIMEOUT_SECONDS = _env_int("GRACEFUL_TIMEOUT_SECONDS", 20, minimum=1, maximum=1800)
+# SIGTERM: /readyz answers 503 for this long while connections are still taken,
+# so a load balancer polling it stops sending traffic before they are refused.
+DRAIN_DELAY_SECONDS = _env_int("DRAIN_DELAY_SECONDS", 0, minimum=0, maximum=300)

@@ -21,7 +21,6 @@ import pytest
 from scripts.loadtest import descendants, rss
 
 PROJECT = Path(__file__).resolve().parents[1]
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 STARTUP_SECONDS = 60
 
 
@@ -107,25 +106,13 @@ class Server:
 
 
 def start_server(env: dict[str, str], log: Path, *, workers: int = 1, threads: int = 4) -> Server:
-    """Start gunicorn serving the app with ``env``; its output goes to ``log``."""
+    """Start the server as ``make run`` does (``python -m config.serve``); output to ``log``."""
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [
-                str(GUNICORN),
-                "config.wsgi:application",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                str(workers),
-                "--threads",
-                str(threads),
-                "--timeout",
-                "60",
-                "--no-control-socket",
-            ],
+            [sys.executable, "-m", "config.serve"],
             cwd=PROJECT,
-            env=env,
+            env={**env, "PORT": str(port), "WORKERS": str(workers), "THREADS": str(threads)},
             stdout=out,
             stderr=subprocess.STDOUT,
         )

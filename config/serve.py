@@ -27,7 +27,7 @@ def server_argv(*, port: int, workers: int, threads: int) -> list[str]:
         "--max-requests=10000",
         "--max-requests-jitter=1000",
         "--limit-request-line=8190",
-        "--access-logfile=-",
+        # No --access-logfile: the app writes its own access line (posts_api.access).
         "--forwarded-allow-ips=127.0.0.1",
         "--no-control-socket",
     ]

@@ -8,6 +8,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from config.local_secrets import load_local_secrets
+from observability.logs import LOG_FORMATS, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("POSTS_VAR_DIR", BASE_DIR / "var"))
@@ -38,6 +39,16 @@ def _env_int(name: str, default: int, *, minimum: int = 0) -> int:
     return value
 
 
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}, not {raw!r}")
+    return value
+
+
 def _env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None or raw.strip() == "":
@@ -45,11 +56,11 @@ def _env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-DEBUG = _env_bool("DEBUG", False)
-
 # APP_ENV=production demands explicit, strong secrets and refuses to start without them.
 APP_ENV = os.environ.get("APP_ENV", "development").strip().lower()
 PRODUCTION = APP_ENV == "production"
+
+DEBUG = _env_bool("DEBUG", False)
 
 # Secrets: explicit environment values win; otherwise (outside production) they
 # are generated once and kept in var/secrets.json (git-ignored) so tokens survive
@@ -127,6 +138,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id reaches every response (413 and 500 included) and log line.
+    "observability.middleware.RequestObservabilityMiddleware",
     "gql.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -181,15 +194,9 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = _HTTPS
 SECURE_HSTS_PRELOAD = _HTTPS
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _HTTPS else None
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # Django logs 4xx with the request path only; keep it quiet below warnings.
-    "loggers": {"django.request": {"level": "ERROR"}},
-}
+# One line per record, with the request id: JSON (one object a line) or text.
+LOG_FORMAT = _env_choice("LOG_FORMAT", "json" if PRODUCTION else "text", LOG_FORMATS)
+LOGGING = logging_config(log_format=LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO"))
 
 # GraphQL document limits (per request document).
 GRAPHQL_MAX_DEPTH = _env_int("GRAPHQL_MAX_DEPTH", 8, minimum=2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -70,3 +71,92 @@ def test_without_configuration_secrets_are_generated_once_and_kept(tmp_path: Pat
     assert _check(tmp_path).returncode == 0
     assert (tmp_path / "secrets.json").read_text() == stored
     assert oct((tmp_path / "secrets.json").stat().st_mode & 0o777) == "0o600"
+
+
+def _settings(tmp_path: Path, *names: str, **env: str) -> dict[str, object]:
+    """The values of settings ``names`` as a fresh process configured by ``env`` sees them."""
+    base = {k: v for k, v in os.environ.items() if k not in {"JWT_SECRET", "SECRET_KEY", "APP_ENV"}}
+    script = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        f"print(json.dumps({{n: getattr(settings, n) for n in {list(names)!r}}}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={
+            **base,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "POSTS_VAR_DIR": str(tmp_path),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    values: dict[str, object] = json.loads(result.stdout.splitlines()[-1])
+    return values
+
+
+def _production(**env: str) -> dict[str, str]:
+    return {"APP_ENV": "production", "JWT_SECRET": _strong(), "SECRET_KEY": _strong(), **env}
+
+
+def test_log_format_is_json_by_default_in_production(tmp_path: Path) -> None:
+    assert _settings(tmp_path, "LOG_FORMAT", **_production())["LOG_FORMAT"] == "json"
+    assert _settings(tmp_path, "LOG_FORMAT", **_production(LOG_FORMAT="text"))["LOG_FORMAT"] == (
+        "text"
+    )
+
+
+@pytest.mark.parametrize("value", ["xml", "JSONL", "1"])
+def test_an_unknown_log_format_stops_start_up_naming_the_variable(
+    tmp_path: Path, value: str
+) -> None:
+    result = _check(tmp_path, LOG_FORMAT=value)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: LOG_FORMAT must be one of json, text" in result.stderr
+
+
+_JSON_LOG_SCRIPT = """
+import logging
+import django
+django.setup()
+log = logging.getLogger("gql.test")
+log.warning("first")
+try:
+    1 / 0
+except ZeroDivisionError:
+    log.exception("second")
+"""
+
+
+def test_json_logs_from_a_real_process_are_one_object_per_line(tmp_path: Path) -> None:
+    base = {k: v for k, v in os.environ.items() if k not in {"JWT_SECRET", "SECRET_KEY", "APP_ENV"}}
+    script = _JSON_LOG_SCRIPT
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={
+            **base,
+            "POSTS_VAR_DIR": str(tmp_path),
+            "LOG_FORMAT": "json",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    first, second = (json.loads(line) for line in result.stderr.splitlines())
+    assert set(first) == {"time", "level", "logger", "message", "request_id"}
+    assert (first["level"], first["logger"], first["message"], first["request_id"]) == (
+        "WARNING",
+        "gql.test",
+        "first",
+        "-",
+    )
+    assert second["level"] == "ERROR"
+    assert "ZeroDivisionError" in second["exc_info"]

@@ -1,0 +1,272 @@
+"""Request ids on every response and log line, and the access line."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.http import HttpResponse
+from django.test import Client
+
+from observability.logs import ACCESS_FIELDS
+from tests.api.observability_urls import CRASH_MESSAGE
+from tests.log_lines import LogLines, capture_log_lines
+
+TEST_URLS = "tests.api.observability_urls"
+FRESH_ID = re.compile(r"[0-9a-f]{32}")
+TYPENAME = json.dumps({"query": "{ __typename }"})
+
+
+@pytest.fixture
+def lines() -> Iterator[LogLines]:
+    with capture_log_lines() as captured:
+        yield captured
+
+
+@pytest.fixture
+def lenient() -> Client:
+    return Client(raise_request_exception=False)
+
+
+# Request ids
+
+
+def test_a_safe_client_request_id_is_echoed_and_logged(client: Client, lines: LogLines) -> None:
+    request_id = "client-Id_1.2"
+    response = client.post(
+        "/graphql", TYPENAME, content_type="application/json", HTTP_X_REQUEST_ID=request_id
+    )
+    assert response.status_code == 200
+    assert response["X-Request-ID"] == request_id
+    [access] = lines.access()
+    assert access["request_id"] == request_id
+    assert any(f"[{request_id}]" in line for line in lines.text())
+
+
+def test_a_128_character_request_id_is_kept(client: Client) -> None:
+    request_id = "a" * 128
+    response = client.get("/healthz", HTTP_X_REQUEST_ID=request_id)
+    assert response["X-Request-ID"] == request_id
+
+
+@pytest.mark.parametrize(
+    "unsafe",
+    [
+        "a" * 129,
+        "",
+        "has space",
+        "new\nline",
+        'quote"d',
+        "sl/ash",
+        "ünïcode",
+        "x=1; y=2",
+    ],
+)
+def test_an_unsafe_request_id_is_replaced_by_a_fresh_one(
+    client: Client, lines: LogLines, unsafe: str
+) -> None:
+    response = client.get("/healthz", HTTP_X_REQUEST_ID=unsafe)
+    request_id = response["X-Request-ID"]
+    assert FRESH_ID.fullmatch(request_id), request_id
+    [access] = lines.access()
+    assert access["request_id"] == request_id
+    if unsafe:
+        assert unsafe not in lines.all_text()
+
+
+def test_without_a_client_id_every_request_gets_its_own(client: Client) -> None:
+    ids = {client.get("/healthz")["X-Request-ID"] for _ in range(5)}
+    assert len(ids) == 5
+    assert all(FRESH_ID.fullmatch(request_id) for request_id in ids)
+
+
+def _chunked(client: Client) -> HttpResponse:
+    response: HttpResponse = client.generic(
+        "POST",
+        "/graphql",
+        b"",
+        content_type="application/json",
+        HTTP_TRANSFER_ENCODING="chunked",
+        HTTP_X_REQUEST_ID="every-kind",
+    )
+    return response
+
+
+def _oversized(client: Client) -> HttpResponse:
+    response: HttpResponse = client.post(
+        "/graphql",
+        TYPENAME,
+        content_type="application/json",
+        CONTENT_LENGTH=str(10**9),
+        HTTP_X_REQUEST_ID="every-kind",
+    )
+    return response
+
+
+def _call(method: str, path: str, **extra: Any) -> Callable[[Client], HttpResponse]:
+    def call(client: Client) -> HttpResponse:
+        response: HttpResponse = client.generic(
+            method, path, extra.pop("data", b""), HTTP_X_REQUEST_ID="every-kind", **extra
+        )
+        return response
+
+    return call
+
+
+EVERY_KIND = {
+    "graphql": (_call("POST", "/graphql", data=TYPENAME, content_type="application/json"), 200),
+    "malformed json": (
+        _call("POST", "/graphql", data="{nope", content_type="application/json"),
+        400,
+    ),
+    "too large (413)": (_oversized, 413),
+    "chunked without length (411)": (_chunked, 411),
+    "health": (_call("GET", "/healthz"), 200),
+    "graphql, PUT (405)": (_call("PUT", "/graphql"), 405),
+    "unknown path (404)": (_call("GET", "/nowhere"), 404),
+    "bad host (400)": (_call("GET", "/healthz", HTTP_HOST="evil.example"), 400),
+    "crash (500)": (_call("GET", "/test/crash"), 500),
+}
+
+
+@pytest.mark.urls(TEST_URLS)
+@pytest.mark.parametrize("kind", EVERY_KIND)
+def test_every_kind_of_response_carries_the_request_id(
+    lenient: Client, lines: LogLines, kind: str
+) -> None:
+    call, status = EVERY_KIND[kind]
+    response = call(lenient)
+    assert response.status_code == status, response.content[:300]
+    assert response["X-Request-ID"] == "every-kind"
+    [access] = lines.access()
+    assert access["request_id"] == "every-kind"
+    assert access["status"] == status
+
+
+@pytest.mark.urls(TEST_URLS)
+def test_every_line_logged_while_serving_carries_the_request_id(
+    client: Client, lines: LogLines
+) -> None:
+    client.get("/healthz")  # a request before, with another id
+    response = client.get("/test/threaded", HTTP_X_REQUEST_ID="threads-1")
+    assert response.json() == {"data": {"requestId": "threads-1"}}
+    mine = [record for record in lines.json() if record["request_id"] == "threads-1"]
+    messages = {record["message"] for record in mine}
+    assert {"from the request thread", "from a helper thread"} <= messages
+    assert sum(record["logger"] == "posts_api.access" for record in mine) == 1
+    text = [line for line in lines.text() if "from a" in line or "from the" in line]
+    assert len(text) == 2
+    assert all("[threads-1]" in line for line in text), text
+
+
+@pytest.mark.urls(TEST_URLS)
+def test_concurrent_requests_keep_their_own_ids(lines: LogLines) -> None:
+    def serve(n: int) -> None:
+        for i in range(5):
+            Client().get("/test/threaded", HTTP_X_REQUEST_ID=f"thread-{n}-{i}")
+
+    threads = [threading.Thread(target=serve, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    records = lines.json()
+    assert len(records) == 6 * 5 * 3
+    by_id: dict[str, list[str]] = {}
+    for record in records:
+        by_id.setdefault(record["request_id"], []).append(record["logger"] + record["message"])
+    assert set(by_id) == {f"thread-{n}-{i}" for n in range(6) for i in range(5)}
+    for request_id, messages in by_id.items():
+        assert sorted(messages)[1:] == [
+            "tests.observabilityfrom a helper thread",
+            "tests.observabilityfrom the request thread",
+        ], (request_id, messages)
+        assert sorted(messages)[0].startswith("posts_api.accessGET /test/threaded 200")
+
+
+def test_an_error_response_is_logged_once_with_its_request_id(
+    client: Client, lines: LogLines, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gql.views.system_health", lambda: {"database": "unavailable"})
+    response = client.get("/healthz", HTTP_X_REQUEST_ID="down-1")
+    assert response.status_code == 503
+    errors = [record for record in lines.json() if record["logger"] == "django.request"]
+    assert [(e["message"], e["request_id"]) for e in errors] == [
+        ("Service Unavailable: /healthz", "down-1")
+    ]
+
+
+def test_lines_outside_a_request_carry_a_dash(lines: LogLines) -> None:
+    logging.getLogger("tests.observability").warning("not serving anything")
+    [record] = lines.json()
+    assert record["request_id"] == "-"
+    assert "[-]" in lines.text()[0]
+
+
+# The access line
+
+
+@pytest.mark.urls(TEST_URLS)
+def test_the_access_line_carries_what_the_pipeline_annotated(
+    client: Client, lines: LogLines
+) -> None:
+    response = client.get("/test/annotated", HTTP_X_REQUEST_ID="annotated-1")
+    assert response.status_code == 200
+    [access] = lines.access()
+    assert set(access) == {"time", "level", "logger", "message", "request_id", *ACCESS_FIELDS}
+    assert access["request_id"] == "annotated-1"
+    assert access["method"] == "GET"
+    assert access["path"] == "/test/annotated"
+    assert access["status"] == 200
+    assert isinstance(access["duration_ms"], float)
+    assert access["duration_ms"] >= 0
+    assert access["operation_name"] == "GetPosts"
+    assert access["operation_type"] == "query"
+    assert access["user_id"] == 42
+    assert access["outcome"] == "OK"
+    assert access["level"] == "INFO"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+\+00:00", access["time"])
+    [text] = [line for line in lines.text() if "posts_api.access" in line]
+    for part in ("[annotated-1]", "GET /test/annotated 200", "query GetPosts", "user=42"):
+        assert part in text, text
+
+
+@pytest.mark.urls(TEST_URLS)
+def test_an_annotated_error_code_is_the_outcome(client: Client, lines: LogLines) -> None:
+    client.get("/test/annotated", {"outcome": "UNAUTHENTICATED"})
+    [access] = lines.access()
+    assert access["outcome"] == "UNAUTHENTICATED"
+    assert access["status"] == 200
+
+
+def test_a_413_is_logged_with_its_code(client: Client, lines: LogLines) -> None:
+    assert _oversized(client).status_code == 413
+    [access] = lines.access()
+    assert access["outcome"] == "PAYLOAD_TOO_LARGE"
+    assert access["method"] == "POST"
+
+
+def test_a_path_cannot_forge_a_log_line(client: Client, lines: LogLines) -> None:
+    client.get("/x%0A2025-01-01 00:00:00,000 INFO posts_api.access [forged] GET / 200")
+    text = lines.text()
+    assert len(text) == 1, text
+    assert "\\n2025-01-01" in text[0]
+
+
+@pytest.mark.urls(TEST_URLS)
+def test_a_crash_is_logged_with_its_traceback_in_one_json_line(
+    lenient: Client, lines: LogLines
+) -> None:
+    response = lenient.get("/test/crash", HTTP_X_REQUEST_ID="crash-1")
+    assert response.status_code == 500
+    crashes = [record for record in lines.json() if "exc_info" in record]
+    assert len(crashes) == 1, crashes
+    assert crashes[0]["request_id"] == "crash-1"
+    assert crashes[0]["level"] == "ERROR"
+    assert CRASH_MESSAGE in crashes[0]["exc_info"]
+    assert crashes[0]["exc_info"].startswith("Traceback")

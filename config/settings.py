@@ -61,6 +61,9 @@ APP_ENV = os.environ.get("APP_ENV", "development").strip().lower()
 PRODUCTION = APP_ENV == "production"
 
 DEBUG = _env_bool("DEBUG", False)
+if DEBUG and PRODUCTION:
+    # Debug pages show settings, SQL and tracebacks to anyone who asks.
+    raise ImproperlyConfigured("DEBUG cannot be on with APP_ENV=production")
 
 # Secrets: explicit environment values win; otherwise (outside production) they
 # are generated once and kept in var/secrets.json (git-ignored) so tokens survive
@@ -123,10 +126,14 @@ POSTS_CACHE_MAX_BYTES = _env_int("POSTS_CACHE_MAX_BYTES", 64 * 1024 * 1024)
 MAX_REQUEST_BYTES = _env_int("MAX_REQUEST_BYTES", 8 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 
-# GraphiQL and introspection together; off for a locked-down deployment.
-GRAPHQL_EXPLORER = _env_bool("GRAPHQL_EXPLORER", True)
+# GraphiQL and introspection together; off for a locked-down deployment, and off
+# in production unless GRAPHQL_EXPLORER turns them on explicitly.
+GRAPHQL_EXPLORER = _env_bool("GRAPHQL_EXPLORER", not PRODUCTION)
 
-ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+# "testserver" is the host of Django's test client; production has no use for it.
+ALLOWED_HOSTS = _env_list(
+    "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", *([] if PRODUCTION else ["testserver"])]
+)
 CORS_ALLOWED_ORIGINS = _env_list("CORS_ALLOWED_ORIGINS", [])
 CORS_ALLOW_HEADERS = ("authorization", "content-type")
 CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
@@ -151,6 +158,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# JSON, like every other answer of the service (Django's page is HTML).
+CSRF_FAILURE_VIEW = "gql.http_errors.csrf_failure"
 WSGI_APPLICATION = "config.wsgi.application"
 APPEND_SLASH = False
 

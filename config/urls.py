@@ -1,4 +1,4 @@
-"""URL routes: the GraphQL endpoint and the health check."""
+"""URL routes: the GraphQL endpoint, the health check; JSON error handlers."""
 
 from django.urls import path
 
@@ -9,3 +9,9 @@ urlpatterns = [
     path("graphql/", GraphQLEndpoint.as_view()),
     path("healthz", healthz, name="healthz"),
 ]
+
+# Django's own answers (bad Host, unknown path, a crash) in the GraphQL error shape.
+handler400 = "gql.http_errors.bad_request"
+handler403 = "gql.http_errors.permission_denied"
+handler404 = "gql.http_errors.not_found"
+handler500 = "gql.http_errors.server_error"

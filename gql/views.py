@@ -11,13 +11,13 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
 from strawberry.django.views import GraphQLView
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from gql.context import Context
 from gql.errors import error_response, shape_error
+from gql.http_errors import allow_methods
 from gql.schema import schema
 from resolvers_services.health import system_health
 from schemas.errors import ErrorCode
@@ -79,7 +79,9 @@ class GraphQLEndpoint(GraphQLView[Context, None]):
         return text.encode("utf-8", errors="backslashreplace")
 
 
-@require_GET
+# GET and HEAD (a JSON 405 otherwise); csrf_exempt so a POST gets that 405, not a CSRF page.
+@csrf_exempt
+@allow_methods("GET")
 def healthz(_request: HttpRequest) -> JsonResponse:
     """200 with each dependency's status when the database answers, 503 when it does not."""
     checks = system_health()

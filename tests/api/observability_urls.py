@@ -11,13 +11,13 @@ from contextvars import copy_context
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
-from config.urls import urlpatterns
+from config.urls import handler400, handler403, handler404, handler500, urlpatterns
 from observability.context import annotate, current
 
 log = logging.getLogger("tests.observability")
 CRASH_MESSAGE = "test view crashed on purpose"
 
-__all__ = ["urlpatterns"]
+__all__ = ["handler400", "handler403", "handler404", "handler500", "urlpatterns"]
 
 
 def annotated(request: HttpRequest) -> JsonResponse:

@@ -127,6 +127,8 @@ EVERY_KIND = {
     "too large (413)": (_oversized, 413),
     "chunked without length (411)": (_chunked, 411),
     "health": (_call("GET", "/healthz"), 200),
+    "health, HEAD": (_call("HEAD", "/healthz"), 200),
+    "health, POST (405)": (_call("POST", "/healthz"), 405),
     "graphql, PUT (405)": (_call("PUT", "/graphql"), 405),
     "unknown path (404)": (_call("GET", "/nowhere"), 404),
     "bad host (400)": (_call("GET", "/healthz", HTTP_HOST="evil.example"), 400),
@@ -242,6 +244,21 @@ def test_an_annotated_error_code_is_the_outcome(client: Client, lines: LogLines)
     [access] = lines.access()
     assert access["outcome"] == "UNAUTHENTICATED"
     assert access["status"] == 200
+
+
+@pytest.mark.urls(TEST_URLS)
+@pytest.mark.parametrize(
+    ("path", "outcome"),
+    [("/nowhere", "NOT_FOUND"), ("/test/crash", "INTERNAL_SERVER_ERROR")],
+)
+def test_without_annotation_the_outcome_comes_from_the_error_body(
+    lenient: Client, lines: LogLines, path: str, outcome: str
+) -> None:
+    lenient.get(path)
+    [access] = lines.access()
+    assert access["outcome"] == outcome
+    assert access["operation_name"] is None
+    assert access["user_id"] is None
 
 
 def test_a_413_is_logged_with_its_code(client: Client, lines: LogLines) -> None:

@@ -103,6 +103,33 @@ def _production(**env: str) -> dict[str, str]:
     return {"APP_ENV": "production", "JWT_SECRET": _strong(), "SECRET_KEY": _strong(), **env}
 
 
+def test_production_turns_the_explorer_off_and_drops_testserver(tmp_path: Path) -> None:
+    values = _settings(tmp_path, "GRAPHQL_EXPLORER", "ALLOWED_HOSTS", "DEBUG", **_production())
+    assert values["GRAPHQL_EXPLORER"] is False
+    assert values["DEBUG"] is False
+    assert "testserver" not in values["ALLOWED_HOSTS"]  # type: ignore[operator]
+
+
+def test_production_serves_the_explorer_only_when_asked(tmp_path: Path) -> None:
+    values = _settings(tmp_path, "GRAPHQL_EXPLORER", **_production(GRAPHQL_EXPLORER="1"))
+    assert values["GRAPHQL_EXPLORER"] is True
+
+
+def test_development_keeps_the_explorer_and_the_test_host(tmp_path: Path) -> None:
+    values = _settings(tmp_path, "GRAPHQL_EXPLORER", "ALLOWED_HOSTS", "LOG_FORMAT")
+    assert values["GRAPHQL_EXPLORER"] is True
+    assert "testserver" in values["ALLOWED_HOSTS"]  # type: ignore[operator]
+    assert values["LOG_FORMAT"] == "text"
+
+
+@pytest.mark.parametrize("debug", ["1", "true", "on"])
+def test_production_refuses_debug(tmp_path: Path, debug: str) -> None:
+    result = _check(tmp_path, **_production(DEBUG=debug))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "DEBUG cannot be on with APP_ENV=production" in result.stderr
+
+
 def test_log_format_is_json_by_default_in_production(tmp_path: Path) -> None:
     assert _settings(tmp_path, "LOG_FORMAT", **_production())["LOG_FORMAT"] == "json"
     assert _settings(tmp_path, "LOG_FORMAT", **_production(LOG_FORMAT="text"))["LOG_FORMAT"] == (

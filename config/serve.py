@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+from observability.metrics import prepare_multiprocess_dir
+
 
 def server_argv(*, port: int, workers: int, threads: int) -> list[str]:
     """The command line of the server for ``make run``."""
@@ -40,6 +42,8 @@ def main() -> None:
         workers=int(os.environ.get("WORKERS", "2")),
         threads=int(os.environ.get("THREADS", "8")),
     )
+    # Metrics: a directory private to this instance, in the env before workers start.
+    os.environ.update(prepare_multiprocess_dir(os.environ.get("POSTS_RUNTIME_DIR")))
     os.execv(argv[0], argv)  # noqa: S606 - our own server binary, fixed arguments
 
 

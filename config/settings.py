@@ -207,6 +207,10 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _HTTPS else Non
 LOG_FORMAT = _env_choice("LOG_FORMAT", "json" if PRODUCTION else "text", LOG_FORMATS)
 LOGGING = logging_config(log_format=LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO"))
 
+# GET /metrics (Prometheus), and the Bearer token it then requires, if any.
+METRICS_ENABLED = _env_bool("METRICS_ENABLED", False)
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
+
 # GraphQL document limits (per request document).
 GRAPHQL_MAX_DEPTH = _env_int("GRAPHQL_MAX_DEPTH", 8, minimum=2)
 GRAPHQL_MAX_ALIASES = _env_int("GRAPHQL_MAX_ALIASES", 15, minimum=0)

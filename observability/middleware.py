@@ -1,4 +1,4 @@
-"""The first middleware: request id and one access line per request."""
+"""The first middleware: request id, one access line and the request metrics per request."""
 
 from __future__ import annotations
 
@@ -12,8 +12,11 @@ from django.utils.log import log_response
 
 from observability.context import RequestState, begin, current, end, request_id_from
 from observability.logs import ACCESS_LOGGER, printable
+from observability.metrics import get_metrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# Requests counted in the GraphQL request metrics (health checks and scrapes are not).
+GRAPHQL_PATHS = frozenset({"/graphql", "/graphql/"})
 # An error body this small is read for its code when nothing annotated the outcome.
 _ERROR_BODY_BYTES = 16 * 1024
 
@@ -49,11 +52,13 @@ class RequestObservabilityMiddleware:
     Must come first in MIDDLEWARE, so that every response, the 413 of the size
     limit and Django's 400/404/500 handlers' included, carries the id, and every
     log line written while the request is served too (observability.logs). After
-    the response: the access line (logger ``posts_api.access``).
+    the response: the access line (logger ``posts_api.access``) and, for GraphQL
+    requests, the request count and latency by operation and outcome.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
+        self.metrics = get_metrics()
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         request_id = request_id_from(request.META.get("HTTP_X_REQUEST_ID"))
@@ -99,3 +104,7 @@ class RequestObservabilityMiddleware:
             # outside the request's context (no request id); logged here, inside it,
             # Django's own call sees the response as logged and skips it.
             log_response("%s: %s", response.reason_phrase, path, response=response, request=request)
+        if request.path_info in GRAPHQL_PATHS:
+            self.metrics.record_request(
+                operation_name=state.operation_name, outcome=outcome, duration_seconds=duration
+            )

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
+from observability.metrics import record_db_error
 from persistence.errors import DatabaseUnavailable, TransientError
 from persistence.uow import UnitOfWork
 from schemas.errors import DomainError, ErrorCode
@@ -24,11 +25,13 @@ def run_in_transaction(uow: UnitOfWork, work: Callable[[UnitOfWork], T]) -> T:
             with uow:
                 return work(uow)
         except TransientError:
+            record_db_error("retry" if attempt < ATTEMPTS else "retries_exhausted")
             if attempt == ATTEMPTS:
                 log.exception("transaction still conflicting after %d attempts", attempt)
                 raise
             time.sleep(0.01 * 2**attempt)
         except DatabaseUnavailable:
+            record_db_error("unavailable")
             log.exception("database unavailable")
             raise DomainError(
                 ErrorCode.INTERNAL_SERVER_ERROR,

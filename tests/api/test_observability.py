@@ -1,4 +1,4 @@
-"""Request ids on every response and log line, and the access line."""
+"""Request ids on every response and log line, the access line, and GET /metrics."""
 
 from __future__ import annotations
 
@@ -12,14 +12,27 @@ from typing import Any
 import pytest
 from django.http import HttpResponse
 from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
+from pytest_django import Settings
 
 from observability.logs import ACCESS_FIELDS
+from observability.metrics import Metrics, use_metrics
 from tests.api.observability_urls import CRASH_MESSAGE
+from tests.conftest import Api, error_code
 from tests.log_lines import LogLines, capture_log_lines
 
 TEST_URLS = "tests.api.observability_urls"
 FRESH_ID = re.compile(r"[0-9a-f]{32}")
 TYPENAME = json.dumps({"query": "{ __typename }"})
+
+
+@pytest.fixture
+def metrics() -> Iterator[Metrics]:
+    """A fresh set of metrics for this test (single-process registry)."""
+    fresh = Metrics()
+    previous = use_metrics(fresh)
+    yield fresh
+    use_metrics(previous)
 
 
 @pytest.fixture
@@ -31,6 +44,10 @@ def lines() -> Iterator[LogLines]:
 @pytest.fixture
 def lenient() -> Client:
     return Client(raise_request_exception=False)
+
+
+def sample(metrics: Metrics, name: str, **labels: str) -> float:
+    return metrics.registry.get_sample_value(name, labels) or 0.0
 
 
 # Request ids
@@ -133,6 +150,7 @@ EVERY_KIND = {
     "unknown path (404)": (_call("GET", "/nowhere"), 404),
     "bad host (400)": (_call("GET", "/healthz", HTTP_HOST="evil.example"), 400),
     "crash (500)": (_call("GET", "/test/crash"), 500),
+    "metrics off (404)": (_call("GET", "/metrics"), 404),
 }
 
 
@@ -287,3 +305,136 @@ def test_a_crash_is_logged_with_its_traceback_in_one_json_line(
     assert crashes[0]["level"] == "ERROR"
     assert CRASH_MESSAGE in crashes[0]["exc_info"]
     assert crashes[0]["exc_info"].startswith("Traceback")
+
+
+# Request metrics
+
+
+@pytest.mark.urls(TEST_URLS)
+def test_graphql_requests_are_counted_by_annotated_operation_and_outcome(
+    client: Client, metrics: Metrics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stand in for the GraphQL endpoint: a view that annotates as the pipeline will.
+    monkeypatch.setattr("observability.middleware.GRAPHQL_PATHS", frozenset({"/test/annotated"}))
+    client.get("/test/annotated")
+    client.get("/test/annotated")
+    client.get("/test/annotated", {"outcome": "UNAUTHENTICATED"})
+    client.get("/healthz")  # not a GraphQL request: not counted
+    name = "posts_api_graphql_requests_total"
+    assert sample(metrics, name, operation="GetPosts", outcome="OK") == 2
+    assert sample(metrics, name, operation="GetPosts", outcome="UNAUTHENTICATED") == 1
+    histogram = "posts_api_graphql_request_duration_seconds_count"
+    assert sample(metrics, histogram, operation="GetPosts", outcome="OK") == 2
+    total = sum(
+        s.value
+        for family in metrics.registry.collect()
+        if family.name == "posts_api_graphql_requests"
+        for s in family.samples
+        if s.name == name
+    )
+    assert total == 3
+
+
+def test_graphql_requests_to_the_endpoint_are_counted(client: Client, metrics: Metrics) -> None:
+    for _ in range(3):
+        client.post("/graphql", TYPENAME, content_type="application/json")
+    client.post("/graphql", "{nope", content_type="application/json")
+    name = "posts_api_graphql_requests_total"
+    # The pipeline names the operation once it annotates; anonymous ones share __other__.
+    assert sample(metrics, name, operation="__other__", outcome="OK") == 3
+    assert sample(metrics, name, operation="__other__", outcome="BAD_USER_INPUT") == 1
+
+
+def test_posts_cache_hits_and_misses_are_counted(api: Api, metrics: Metrics) -> None:
+    token = api.token_for("alice@example.com")
+    api.posts(token)
+    api.posts(token)
+    api.posts(token)
+    name = "posts_api_cache_requests_total"
+    assert sample(metrics, name, cache="posts", result="miss") == 1
+    assert sample(metrics, name, cache="posts", result="hit") == 2
+
+
+def test_throttled_logins_are_counted(api: Api, metrics: Metrics, settings: Settings) -> None:
+    settings.LOGIN_MAX_FAILURES = 2
+    api.token_for("alice@example.com")
+    codes = [error_code(api.login("alice@example.com", "wrong password!")) for _ in range(4)]
+    assert codes == ["UNAUTHENTICATED", "UNAUTHENTICATED", "RATE_LIMITED", "RATE_LIMITED"]
+    assert sample(metrics, "posts_api_throttled_total", kind="login_failures") == 2
+
+
+# GET /metrics
+
+
+def test_metrics_are_404_json_when_disabled(client: Client, settings: Settings) -> None:
+    settings.METRICS_ENABLED = False
+    response = client.get("/metrics")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("application/json")
+    assert error_code(response.json()) == "NOT_FOUND"
+
+
+def _families(response: HttpResponse) -> dict[str, Any]:
+    return {
+        family.name: family
+        for family in text_string_to_metric_families(response.content.decode("utf-8"))
+    }
+
+
+def test_metrics_are_served_when_enabled(
+    client: Client, settings: Settings, metrics: Metrics
+) -> None:
+    settings.METRICS_ENABLED = True
+    client.post("/graphql", TYPENAME, content_type="application/json")
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    families = _families(response)
+    for name in (
+        "posts_api_graphql_requests",
+        "posts_api_graphql_request_duration_seconds",
+        "posts_api_cache_requests",
+        "posts_api_persisted_queries",
+        "posts_api_throttled",
+        "posts_api_database_errors",
+        "process_resident_memory_bytes",
+        "process_cpu_seconds",
+    ):
+        assert name in families, name
+    [counted] = [
+        s for s in families["posts_api_graphql_requests"].samples if s.name.endswith("_total")
+    ]
+    assert counted.labels == {"operation": "__other__", "outcome": "OK"}
+    assert counted.value == 1
+
+
+@pytest.mark.parametrize(
+    ("authorization", "status"),
+    [
+        (None, 401),
+        ("Bearer wrong-token", 401),
+        ("Basic c2VjcmV0LW1ldHJpY3MtdG9rZW4=", 401),
+        ("Bearer secret-metrics-token-but-longer", 401),
+        ("Bearer secret-metrics-token", 200),
+        ("bearer secret-metrics-token", 200),
+    ],
+)
+def test_metrics_need_the_token_when_one_is_set(
+    client: Client, settings: Settings, authorization: str | None, status: int
+) -> None:
+    settings.METRICS_ENABLED = True
+    settings.METRICS_TOKEN = "secret-metrics-token"
+    headers = {"HTTP_AUTHORIZATION": authorization} if authorization else {}
+    response = client.get("/metrics", **headers)
+    assert response.status_code == status
+    if status == 401:
+        assert error_code(response.json()) == "UNAUTHENTICATED"
+        assert response["WWW-Authenticate"].startswith("Bearer")
+        assert b"secret-metrics-token" not in response.content
+
+
+def test_metrics_refuse_other_methods_when_enabled(client: Client, settings: Settings) -> None:
+    settings.METRICS_ENABLED = True
+    response = client.post("/metrics")
+    assert response.status_code == 405
+    assert error_code(response.json()) == "BAD_USER_INPUT"

@@ -26,6 +26,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from observability.metrics import prepare_multiprocess_dir
+
 PROJECT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 SERVERS = ("granian", "granian-wsgi", "gunicorn")
@@ -192,6 +194,7 @@ def gunicorn_argv(settings: Any, port: int) -> list[str]:
         "--timeout=30",
         f"--graceful-timeout={settings.GRACEFUL_TIMEOUT_SECONDS}",
         "--limit-request-line=8190",
+        # No --access-logfile: the app writes its own access line (posts_api.access).
         "--no-control-socket",
     ]
 
@@ -226,6 +229,8 @@ def main(argv: list[str] | None = None) -> None:
     runtime = prepare_runtime_dir(Path(settings.VAR_DIR), port)
     os.environ["POSTS_RUNTIME_DIR"] = str(runtime)
     os.environ["POSTS_WORKERS"] = str(settings.SERVER_WORKERS)
+    # Metrics: a directory private to this instance, in the env before workers start.
+    os.environ.update(prepare_multiprocess_dir(runtime))
     try:
         granian_server(settings, port, wsgi=server == "granian-wsgi").serve()
     finally:

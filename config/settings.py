@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from config.local_secrets import load_local_secrets
+from observability.logs import LOG_FORMATS, logging_config
 from schemas.limits import PERSISTED_DOCUMENT_MAX_BYTES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -61,11 +62,14 @@ def _env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-DEBUG = _env_bool("DEBUG", False)
-
 # APP_ENV=production demands explicit, strong secrets and refuses to start without them.
 APP_ENV = os.environ.get("APP_ENV", "development").strip().lower()
 PRODUCTION = APP_ENV == "production"
+
+DEBUG = _env_bool("DEBUG", False)
+if DEBUG and PRODUCTION:
+    # Debug pages show settings, SQL and tracebacks to anyone who asks.
+    raise ImproperlyConfigured("DEBUG cannot be on with APP_ENV=production")
 
 # Secrets: explicit environment values win; otherwise (outside production) they
 # are generated once and kept in var/secrets.json (git-ignored) so tokens survive
@@ -168,10 +172,14 @@ POSTS_MAX_BYTES_PER_USER = _env_int("POSTS_MAX_BYTES_PER_USER", 64 * 1024 * 1024
 MAX_REQUEST_BYTES = _env_int("MAX_REQUEST_BYTES", 8 * 1024 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
 
-# GraphiQL and introspection together; off for a locked-down deployment.
-GRAPHQL_EXPLORER = _env_bool("GRAPHQL_EXPLORER", True)
+# GraphiQL and introspection together; off for a locked-down deployment, and off
+# in production unless GRAPHQL_EXPLORER turns them on explicitly.
+GRAPHQL_EXPLORER = _env_bool("GRAPHQL_EXPLORER", not PRODUCTION)
 
-ALLOWED_HOSTS = _env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver"])
+# "testserver" is the host of Django's test client; production has no use for it.
+ALLOWED_HOSTS = _env_list(
+    "ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", *([] if PRODUCTION else ["testserver"])]
+)
 CORS_ALLOWED_ORIGINS = _env_list("CORS_ALLOWED_ORIGINS", [])
 CORS_ALLOW_HEADERS = ("authorization", "content-type")
 CORS_ALLOW_METHODS = ("GET", "POST", "OPTIONS")
@@ -189,6 +197,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id reaches every response (413 and 500 included) and log line.
+    "observability.middleware.RequestObservabilityMiddleware",
     "gql.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (GraphiQL's) answered before the rest of the stack runs.
@@ -202,6 +212,8 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "config.urls"
+# JSON, like every other answer of the service (Django's page is HTML).
+CSRF_FAILURE_VIEW = "gql.http_errors.csrf_failure"
 WSGI_APPLICATION = "config.wsgi.application"
 APPEND_SLASH = False
 
@@ -262,15 +274,13 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = _HTTPS
 SECURE_HSTS_PRELOAD = _HTTPS
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _HTTPS else None
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # Django logs 4xx with the request path only; keep it quiet below warnings.
-    "loggers": {"django.request": {"level": "ERROR"}},
-}
+# One line per record, with the request id: JSON (one object a line) or text.
+LOG_FORMAT = _env_choice("LOG_FORMAT", "json" if PRODUCTION else "text", LOG_FORMATS)
+LOGGING = logging_config(log_format=LOG_FORMAT, level=os.environ.get("LOG_LEVEL", "INFO"))
+
+# GET /metrics (Prometheus), and the Bearer token it then requires, if any.
+METRICS_ENABLED = _env_bool("METRICS_ENABLED", False)
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "").strip()
 
 # GraphQL document limits (per request document), checked cheapest first: bytes of
 # the raw string before lexing, tokens while parsing, selected fields before
@@ -306,9 +316,6 @@ LOGIN_WINDOW_SECONDS = _env_int("LOGIN_WINDOW_SECONDS", 900, minimum=1)
 # Login, signup, refreshToken, changePassword and deleteAccount per client address
 # (an IPv6 address counts with its /64) and minute, checked before any bcrypt work.
 AUTH_MAX_PER_ADDRESS_PER_MINUTE = _env_int("AUTH_MAX_PER_ADDRESS_PER_MINUTE", 20, minimum=1)
-
-# Log line format; json by default in production.
-LOG_FORMAT = _env_choice("LOG_FORMAT", "json" if PRODUCTION else "text", ("json", "text"))
 
 # The server behind `make run` (config/serve.py): one worker process per core
 # (each has its own GIL), a few threads each to overlap database and bcrypt waits.

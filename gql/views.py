@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET
 
 from gql.errors import error_response
 from gql.graphiql import graphiql_response
+from gql.http_errors import allow_methods
 from gql.pipeline import get_pipeline
 from resolvers_services.health import system_health
 from schemas.errors import ErrorCode
@@ -32,7 +32,9 @@ def graphql(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_GET
+# GET and HEAD (a JSON 405 otherwise); csrf_exempt so a POST gets that 405, not a CSRF page.
+@csrf_exempt
+@allow_methods("GET")
 def healthz(_request: HttpRequest) -> JsonResponse:
     """200 with each dependency's status when the database answers, 503 when it does not."""
     checks = system_health()

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from observability.metrics import record_throttled
 from persistence.uow import UnitOfWork
 from schemas.errors import DomainError, ErrorCode
 from schemas.throttle import LoginAttempt
@@ -47,6 +48,7 @@ def _window() -> timedelta:
 def _rate_limited(oldest: datetime | None, window: timedelta, now: datetime) -> DomainError:
     free_at = (oldest or now) + window
     retry_after = max(1, math.ceil((free_at - now).total_seconds()))
+    record_throttled("login_failures")
     return DomainError(
         ErrorCode.RATE_LIMITED,
         "Too many failed logins for this account; try again later",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from cachetools import TTLCache
 from django.conf import settings
 
+from observability.metrics import record_cache
 from schemas.posts import PostOut
 
 # Rough per-post overhead beyond the text: the pydantic model, its datetime and int.
@@ -60,8 +61,10 @@ class PostsCache:
             entry = self._entries.get(user_id)
             if entry is None or entry.version != version:
                 self.misses += 1
+                record_cache("posts", hit=False)
                 return None
             self.hits += 1
+            record_cache("posts", hit=True)
             return entry.posts
 
     def put(self, user_id: int, version: int, posts: tuple[PostOut, ...]) -> None:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+from observability.metrics import record_db_error
 from persistence.errors import DatabaseUnavailable, TransientError
 from persistence.uow import UnitOfWork
 from schemas.errors import DomainError, ErrorCode
@@ -39,11 +40,13 @@ def _with_retries(work: Callable[[], T]) -> T:
         try:
             return work()
         except TransientError:
+            record_db_error("retry" if attempt < ATTEMPTS else "retries_exhausted")
             if attempt == ATTEMPTS:
                 log.exception("transaction still conflicting after %d attempts", attempt)
                 raise
             time.sleep(0.01 * 2**attempt)
         except DatabaseUnavailable:
+            record_db_error("unavailable")
             log.exception("database unavailable")
             raise _unavailable() from None
     raise AssertionError("unreachable")

@@ -1,9 +1,11 @@
-"""Logs never carry passwords or tokens; unexpected errors are logged with their traceback
-while the client sees only a generic INTERNAL_SERVER_ERROR."""
+"""Logs never carry passwords, tokens or post text, in either log format (the access lines
+and their fields included); unexpected errors are logged with their traceback while the
+client sees only a generic INTERNAL_SERVER_ERROR."""
 
 from __future__ import annotations
 
 import io
+import json
 import logging
 import secrets
 from collections.abc import Iterator
@@ -12,11 +14,16 @@ from dataclasses import dataclass, field
 import pytest
 
 from gql.errors import INTERNAL_MESSAGE
+from observability.logs import ACCESS_FIELDS
 from tests.conftest import Api, error_code
+from tests.log_lines import LogLines, capture_log_lines
 
 # Loggers the request path may write to, all opened up to DEBUG for these tests.
 NOISY_LOGGERS = (
     "",
+    "posts_api",
+    "posts_api.access",
+    "observability",
     "django",
     "django.request",
     "django.server",
@@ -54,6 +61,7 @@ class Logs:
 
     collector: _Collector
     caplog: pytest.LogCaptureFixture
+    formatted: LogLines
     console: list[io.StringIO] = field(default_factory=list)
 
     def records(self) -> list[logging.LogRecord]:
@@ -62,12 +70,33 @@ class Logs:
             seen[id(record)] = record
         return list(seen.values())
 
-    def texts(self) -> list[str]:
-        """Every string a log record carries or renders to."""
-        out: list[str] = list(self.collector.lines)
-        out.extend(stream.getvalue() for stream in self.console)
-        out.append(self.caplog.text)
-        for record in self.records():
+    def texts(self, *, without_sql_echo: bool = False) -> list[str]:
+        """Every string a log record carries or renders to.
+
+        ``without_sql_echo``: leave out SQLAlchemy's statement log, which these tests
+        open up and which prints bound parameters (post text is one). The service
+        never writes it: SQLAlchemy keeps its loggers at WARNING unless configured
+        otherwise, whatever LOG_LEVEL says.
+        """
+        rendered: list[str] = list(self.collector.lines)
+        rendered.extend(stream.getvalue() for stream in self.console)
+        # Both formats as the console would write them, every JSON field on its own too.
+        rendered.extend(self.formatted.text())
+        rendered.append(self.caplog.text)
+        json_lines = self.formatted.json()
+        records = self.records()
+        if without_sql_echo:
+            rendered = [
+                "\n".join(line for line in text.splitlines() if "sqlalchemy." not in line[:80])
+                for text in rendered
+            ]
+            json_lines = [line for line in json_lines if not line["logger"].startswith("sqlalch")]
+            records = [record for record in records if not record.name.startswith("sqlalch")]
+        out = rendered
+        for line in json_lines:
+            out.append(json.dumps(line, ensure_ascii=False))
+            out.extend(str(value) for value in line.values())
+        for record in records:
             out.append(record.getMessage())
             out.append(str(record.msg))
             if record.args:
@@ -86,8 +115,8 @@ class Logs:
                     out.append(value if isinstance(value, str) else value.decode("latin-1"))
         return out
 
-    def assert_absent(self, *secrets_: str) -> None:
-        texts = self.texts()
+    def assert_absent(self, *secrets_: str, without_sql_echo: bool = False) -> None:
+        texts = self.texts(without_sql_echo=without_sql_echo)
         assert any(texts), "nothing was logged at all: is capturing wired up?"
         for secret in secrets_:
             assert secret, "an empty secret would match everything"
@@ -107,7 +136,10 @@ def logs(caplog: pytest.LogCaptureFixture) -> Iterator[Logs]:
         for logger in logging.root.manager.loggerDict.values()
         if isinstance(logger, logging.Logger) and not logger.propagate
     ]
-    captured = Logs(collector=collector, caplog=caplog)
+    formatting = capture_log_lines(*quiet)
+    captured = Logs(
+        collector=collector, caplog=caplog, formatted=LogLines(io.StringIO(), io.StringIO())
+    )
     # The console handler(s) of settings.LOGGING write to a buffer for the test.
     swapped: list[tuple[logging.StreamHandler[io.StringIO], object]] = []
     for handler in root.handlers:
@@ -117,9 +149,12 @@ def logs(caplog: pytest.LogCaptureFixture) -> Iterator[Logs]:
             captured.console.append(stream)
     for logger in (root, *quiet):
         logger.addHandler(collector)
+    # After the swap above, which would otherwise redirect these handlers too.
+    captured.formatted = formatting.__enter__()
     try:
         yield captured
     finally:
+        formatting.__exit__(None, None, None)
         for logger in (root, *quiet):
             logger.removeHandler(collector)
         for handler, old in swapped:
@@ -163,11 +198,21 @@ def test_passwords_and_tokens_never_reach_the_logs(api: Api, logs: Logs) -> None
         "UNAUTHENTICATED"
     )
 
-    added = api.add_post("a post about nothing", token=signup_token)
+    post_text = _secret("Post-Text")
+    long_post_text = _secret("Long-Post") * 1000
+    added = api.add_post(post_text, token=signup_token)
     assert "errors" not in added, added
-    added = api.add_post("another post", token_arg=login_token)
+    added = api.add_post(long_post_text, token_arg=login_token)
     assert "errors" not in added, added
     assert len(api.posts(login_token)) == 2
+
+    # The new lines are there, one access line a request, in both formats, with their
+    # fields and no others.
+    access = logs.formatted.access()
+    assert len(access) == 13, [line["message"] for line in access]
+    for line in access:
+        assert set(line) == {"time", "level", "logger", "message", "request_id", *ACCESS_FIELDS}
+    assert sum("posts_api.access" in line for line in logs.formatted.text()) == 13
 
     logs.assert_absent(
         password,
@@ -182,6 +227,7 @@ def test_passwords_and_tokens_never_reach_the_logs(api: Api, logs: Logs) -> None
         _signature(login_token),
         _signature(other_token),
     )
+    logs.assert_absent(post_text, long_post_text[:64], without_sql_echo=True)
 
 
 def test_unexpected_error_is_logged_with_traceback_but_not_shown(

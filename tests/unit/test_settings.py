@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -120,3 +121,115 @@ def test_the_tests_hash_at_cost_4_while_the_default_is_12(tmp_path: Path) -> Non
         check=False,
     )
     assert result.stdout.strip().splitlines()[-1] == "12", result.stderr
+
+
+def _settings(tmp_path: Path, *names: str, **env: str) -> dict[str, object]:
+    """The values of settings ``names`` as a fresh process configured by ``env`` sees them."""
+    base = {k: v for k, v in os.environ.items() if k not in {"JWT_SECRET", "SECRET_KEY", "APP_ENV"}}
+    script = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        f"print(json.dumps({{n: getattr(settings, n) for n in {list(names)!r}}}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={
+            **base,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "POSTS_VAR_DIR": str(tmp_path),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    values: dict[str, object] = json.loads(result.stdout.splitlines()[-1])
+    return values
+
+
+def test_production_turns_the_explorer_off_and_drops_testserver(tmp_path: Path) -> None:
+    values = _settings(tmp_path, "GRAPHQL_EXPLORER", "ALLOWED_HOSTS", "DEBUG", **_production())
+    assert values["GRAPHQL_EXPLORER"] is False
+    assert values["DEBUG"] is False
+    assert "testserver" not in values["ALLOWED_HOSTS"]  # type: ignore[operator]
+
+
+def test_production_serves_the_explorer_only_when_asked(tmp_path: Path) -> None:
+    values = _settings(tmp_path, "GRAPHQL_EXPLORER", **_production(GRAPHQL_EXPLORER="1"))
+    assert values["GRAPHQL_EXPLORER"] is True
+
+
+def test_development_keeps_the_explorer_and_the_test_host(tmp_path: Path) -> None:
+    values = _settings(tmp_path, "GRAPHQL_EXPLORER", "ALLOWED_HOSTS", "LOG_FORMAT")
+    assert values["GRAPHQL_EXPLORER"] is True
+    assert "testserver" in values["ALLOWED_HOSTS"]  # type: ignore[operator]
+    assert values["LOG_FORMAT"] == "text"
+
+
+@pytest.mark.parametrize("debug", ["1", "true", "on"])
+def test_production_refuses_debug(tmp_path: Path, debug: str) -> None:
+    result = _check(tmp_path, **_production(DEBUG=debug))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "DEBUG cannot be on with APP_ENV=production" in result.stderr
+
+
+def test_log_format_is_json_by_default_in_production(tmp_path: Path) -> None:
+    assert _settings(tmp_path, "LOG_FORMAT", **_production())["LOG_FORMAT"] == "json"
+    assert _settings(tmp_path, "LOG_FORMAT", **_production(LOG_FORMAT="text"))["LOG_FORMAT"] == (
+        "text"
+    )
+
+
+@pytest.mark.parametrize("value", ["xml", "JSONL", "1"])
+def test_an_unknown_log_format_stops_start_up_naming_the_variable(
+    tmp_path: Path, value: str
+) -> None:
+    result = _check(tmp_path, LOG_FORMAT=value)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: LOG_FORMAT must be one of json, text" in result.stderr
+
+
+_JSON_LOG_SCRIPT = """
+import logging
+import django
+django.setup()
+log = logging.getLogger("gql.test")
+log.warning("first")
+try:
+    1 / 0
+except ZeroDivisionError:
+    log.exception("second")
+"""
+
+
+def test_json_logs_from_a_real_process_are_one_object_per_line(tmp_path: Path) -> None:
+    base = {k: v for k, v in os.environ.items() if k not in {"JWT_SECRET", "SECRET_KEY", "APP_ENV"}}
+    script = _JSON_LOG_SCRIPT
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={
+            **base,
+            "POSTS_VAR_DIR": str(tmp_path),
+            "LOG_FORMAT": "json",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    first, second = (json.loads(line) for line in result.stderr.splitlines())
+    assert set(first) == {"time", "level", "logger", "message", "request_id"}
+    assert (first["level"], first["logger"], first["message"], first["request_id"]) == (
+        "WARNING",
+        "gql.test",
+        "first",
+        "-",
+    )
+    assert second["level"] == "ERROR"
+    assert "ZeroDivisionError" in second["exc_info"]

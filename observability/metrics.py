@@ -1,0 +1,371 @@
+"""Prometheus metrics, correct across the worker processes of one instance.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` in the environment when prometheus_client is
+first imported, every worker writes its values to files in that directory and a
+scrape, whichever worker answers it, adds up every worker's files
+(prometheus_client's multiprocess mode). The launcher (``config/serve.py``)
+claims the directory, private to the instance, with ``prepare_multiprocess_dir``
+before it starts the server. Without it (tests, ``make dev``) there is one process
+and the ordinary in-memory registry.
+
+Other layers record through the ``record_*`` functions; they never import
+prometheus_client themselves.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import glob
+import math
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.gc_collector import GCCollector
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
+from prometheus_client.platform_collector import PlatformCollector
+from prometheus_client.process_collector import ProcessCollector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Anonymous operations, names that are not GraphQL names of a sane length, and
+# names past the first MAX_OPERATION_NAMES distinct ones share this label, so a
+# client choosing operation names cannot grow the number of series.
+OTHER = "__other__"
+MAX_OPERATION_NAMES = 100
+_OPERATION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+_OUTCOME = re.compile(r"[A-Z][A-Z0-9_]{0,63}")
+_KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
+# Seconds: from a cached getPosts to a bcrypt login under load.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+REQUESTS = "posts_api_graphql_requests"
+# How often (at most) a worker refreshes its process metrics in multiprocess mode.
+PROCESS_SAMPLE_SECONDS = 1.0
+
+
+def _kind(value: str) -> str:
+    return value if _KIND.fullmatch(value) else "other"
+
+
+class OperationLabels:
+    """Operation names as label values: at most ``limit`` distinct ones, the rest OTHER."""
+
+    def __init__(self, limit: int = MAX_OPERATION_NAMES, known: Iterable[str] = ()) -> None:
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._names = {name for name in known if name != OTHER}
+
+    def label(self, name: str | None) -> str:
+        """The label value for operation ``name`` (None: anonymous)."""
+        if name is None or not _OPERATION_NAME.fullmatch(name):
+            return OTHER
+        with self._lock:
+            if name in self._names:
+                return name
+            if len(self._names) >= self.limit:
+                return OTHER
+            self._names.add(name)
+            return name
+
+
+class _ProcessMetrics:
+    """This worker's process metrics, as multiprocess gauges that add up over live workers.
+
+    prometheus_client's ProcessCollector reports only the process that answers
+    the scrape; each worker writes its own numbers here instead, at most once a
+    PROCESS_SAMPLE_SECONDS, after a request or before a scrape.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._reader = ProcessCollector(registry=None)
+        self._gauges = {
+            "process_resident_memory_bytes": Gauge(
+                "process_resident_memory_bytes",
+                "Resident memory of the live workers, in bytes.",
+                multiprocess_mode="livesum",
+                registry=registry,
+            ),
+            "process_virtual_memory_bytes": Gauge(
+                "process_virtual_memory_bytes",
+                "Virtual memory of the live workers, in bytes.",
+                multiprocess_mode="livesum",
+                registry=registry,
+            ),
+            "process_open_fds": Gauge(
+                "process_open_fds",
+                "Open file descriptors of the live workers.",
+                multiprocess_mode="livesum",
+                registry=registry,
+            ),
+            "process_start_time_seconds": Gauge(
+                "process_start_time_seconds",
+                "Start time of the oldest live worker, seconds since the epoch.",
+                multiprocess_mode="livemin",
+                registry=registry,
+            ),
+        }
+        # A counter, so that workers that exit still count: the instance's CPU time.
+        self._cpu = Counter(
+            "process_cpu_seconds",
+            "CPU time (user and system) spent by the instance's workers, in seconds.",
+            registry=registry,
+        )
+        self._cpu_seen = 0.0
+        self._sampled_at = -math.inf
+        self._lock = threading.Lock()
+
+    def sample(self, *, at_most_every: float = 0.0) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._sampled_at < at_most_every:
+                return
+            self._sampled_at = now
+            for family in self._reader.collect():
+                for sample in family.samples:
+                    if sample.name == "process_cpu_seconds_total":
+                        self._cpu.inc(max(sample.value - self._cpu_seen, 0.0))
+                        self._cpu_seen = max(sample.value, self._cpu_seen)
+                    elif sample.name in self._gauges:
+                        self._gauges[sample.name].set(sample.value)
+
+
+def _operation_names_in(directory: str) -> set[str]:
+    """Operation labels already written to ``directory`` by this instance's workers."""
+    names: set[str] = set()
+    for metric in MultiProcessCollector.merge(  # type: ignore[no-untyped-call] # untyped upstream
+        glob.glob(os.path.join(directory, "counter_*.db")), accumulate=False
+    ):
+        if metric.name == REQUESTS:
+            names.update(sample.labels.get("operation", OTHER) for sample in metric.samples)
+    return names
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _forget_dead_workers(directory: str) -> None:
+    """Drop the live gauges of workers that exited, whichever server ran them."""
+    pids = set()
+    for path in glob.glob(os.path.join(directory, "gauge_live*_*.db")):
+        suffix = Path(path).stem.rsplit("_", 1)[-1]
+        if suffix.isdigit():
+            pids.add(int(suffix))
+    for pid in pids:
+        if not _pid_alive(pid):
+            mark_process_dead(pid, directory)  # type: ignore[no-untyped-call] # untyped upstream
+
+
+class Metrics:
+    """Every metric of the service, and the scrape that reads them."""
+
+    def __init__(
+        self,
+        *,
+        multiprocess_dir: str | None = None,
+        max_operation_names: int = MAX_OPERATION_NAMES,
+    ) -> None:
+        self.multiprocess_dir = multiprocess_dir
+        self.registry = CollectorRegistry()
+        known = _operation_names_in(multiprocess_dir) if multiprocess_dir else set()
+        # A recycled worker starts from the names already used, so restarts do
+        # not each bring max_operation_names new ones.
+        self.operations = OperationLabels(max_operation_names, known)
+        labels = ("operation", "outcome")
+        self.requests = Counter(
+            REQUESTS, "GraphQL requests, by operation and outcome.", labels, registry=self.registry
+        )
+        self.latency = Histogram(
+            "posts_api_graphql_request_duration_seconds",
+            "GraphQL request latency, by operation and outcome, in seconds.",
+            labels,
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.cache = Counter(
+            "posts_api_cache_requests",
+            "Cache look-ups, by cache (posts, response) and result (hit, miss).",
+            ("cache", "result"),
+            registry=self.registry,
+        )
+        self.apq = Counter(
+            "posts_api_persisted_queries",
+            "Automatic persisted query look-ups, by result (hit, miss).",
+            ("result",),
+            registry=self.registry,
+        )
+        self.throttled = Counter(
+            "posts_api_throttled",
+            "Requests refused with RATE_LIMITED, by limit.",
+            ("kind",),
+            registry=self.registry,
+        )
+        self.db_errors = Counter(
+            "posts_api_database_errors",
+            "Database errors (unavailable) and transaction retries, by kind.",
+            ("kind",),
+            registry=self.registry,
+        )
+        for cache in ("posts", "response"):
+            for result in ("hit", "miss"):
+                self.cache.labels(cache, result)
+        for result in ("hit", "miss"):
+            self.apq.labels(result)
+        if multiprocess_dir:
+            self.process: _ProcessMetrics | None = _ProcessMetrics(self.registry)
+        else:
+            self.process = None
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
+            GCCollector(registry=self.registry)
+
+    def record_request(
+        self, *, operation_name: str | None, outcome: str, duration_seconds: float
+    ) -> None:
+        """One GraphQL request served."""
+        operation = self.operations.label(operation_name)
+        code = outcome if _OUTCOME.fullmatch(outcome) else OTHER
+        self.requests.labels(operation, code).inc()
+        self.latency.labels(operation, code).observe(duration_seconds)
+        if self.process is not None:
+            self.process.sample(at_most_every=PROCESS_SAMPLE_SECONDS)
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition of every metric (of every worker) and its content type."""
+        if self.multiprocess_dir is None or self.process is None:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        self.process.sample()
+        _forget_dead_workers(self.multiprocess_dir)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
+        PlatformCollector(registry=registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+_metrics_lock = threading.Lock()
+_metrics: Metrics | None = None
+
+
+def get_metrics() -> Metrics:
+    """The process's metrics, built on first use (at start-up, by the middleware)."""
+    global _metrics  # noqa: PLW0603 - one set of metrics per process, as prometheus keeps
+    if _metrics is None:
+        with _metrics_lock:
+            if _metrics is None:
+                _metrics = Metrics(multiprocess_dir=os.environ.get(MULTIPROC_ENV) or None)
+    return _metrics
+
+
+def use_metrics(metrics: Metrics | None) -> Metrics | None:
+    """Make ``metrics`` the process's metrics (None: build afresh on next use); returns the old."""
+    global _metrics
+    with _metrics_lock:
+        previous, _metrics = _metrics, metrics
+    return previous
+
+
+def record_cache(cache: str, *, hit: bool) -> None:
+    """A look-up in ``cache`` ("posts" or "response") hit or missed."""
+    get_metrics().cache.labels(_kind(cache), "hit" if hit else "miss").inc()
+
+
+def record_apq(*, hit: bool) -> None:
+    """A persisted-query hash was found (hit) or not (miss)."""
+    get_metrics().apq.labels("hit" if hit else "miss").inc()
+
+
+def record_throttled(kind: str) -> None:
+    """A request was refused with RATE_LIMITED by the limit ``kind`` (e.g. "login_failures")."""
+    get_metrics().throttled.labels(_kind(kind)).inc()
+
+
+def record_db_error(kind: str) -> None:
+    """A database error or retry of kind ``kind`` (e.g. "unavailable", "retry")."""
+    get_metrics().db_errors.labels(_kind(kind)).inc()
+
+
+# The multiprocess directory, claimed by the launcher.
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class MultiprocessDir:
+    """A metrics directory claimed by this process (and, after exec, by the server)."""
+
+    path: Path
+    lock_fd: int
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {MULTIPROC_ENV: str(self.path)}
+
+    def release(self) -> None:
+        """Give up the claim (the server holds it until it exits otherwise)."""
+        os.close(self.lock_fd)
+
+
+class MetricsDirInUse(RuntimeError):
+    """Another running instance holds this runtime directory's metrics."""
+
+
+def claim_multiprocess_dir(runtime_dir: str | Path | None) -> MultiprocessDir:
+    """Lock, wipe and create ``<runtime_dir>/metrics`` (a fresh temporary one without it).
+
+    The lock is an flock on ``<runtime_dir>/metrics.lock``, inheritable, so it
+    stays held across the launcher's exec into the server and its forks, and is
+    released when the last of them exits. A second instance pointed at the same
+    runtime directory is refused instead of wiping the first one's files.
+    """
+    parent = Path(runtime_dir) if runtime_dir else Path(tempfile.mkdtemp(prefix="posts-api-"))
+    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock_fd = os.open(parent / "metrics.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(lock_fd)
+        raise MetricsDirInUse(
+            f"{parent / 'metrics'} belongs to another running instance: "
+            "give each instance its own POSTS_RUNTIME_DIR"
+        ) from None
+    os.set_inheritable(lock_fd, True)
+    path = parent / "metrics"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(mode=0o700)
+    return MultiprocessDir(path=path, lock_fd=lock_fd)
+
+
+def prepare_multiprocess_dir(
+    runtime_dir: str | Path | None, environ: Mapping[str, str] = os.environ
+) -> dict[str, str]:
+    """The environment the server needs for metrics (nothing when METRICS_ENABLED is off).
+
+    For the launcher, right before it execs the server: prometheus_client reads
+    PROMETHEUS_MULTIPROC_DIR when the workers first import it. A runtime directory
+    another running instance holds stops the launcher with one line.
+    """
+    if environ.get("METRICS_ENABLED", "").strip().lower() not in _TRUE:
+        return {}
+    try:
+        return claim_multiprocess_dir(runtime_dir).env
+    except MetricsDirInUse as exc:
+        raise SystemExit(f"posts-api: {exc}") from None  # one line, no traceback

@@ -120,12 +120,17 @@ class Server:
         """Resident memory of each worker process."""
         return {pid: rss(pid) for pid in sorted(self.worker_pids())}
 
+    def terminate(self) -> None:
+        """SIGTERM the whole tree without waiting (``stop`` then waits)."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+
     def stop(self, timeout: float = 20.0) -> None:
         """SIGTERM the whole tree, SIGKILL it if it is still up after ``timeout``."""
         if self.process.poll() is not None:
             return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
+        self.terminate()
         try:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:

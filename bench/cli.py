@@ -317,6 +317,7 @@ class Bench:
                     seconds=warmup,
                     **common,
                 )
+                wait_idle(self.servers())  # the warm-up's last requests, still queued
             with RssSampler(server) as sampler:
                 summary = run_wrk(
                     config=lua_config(case, inputs[1], seed=self.runs * 2 + 1),

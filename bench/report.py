@@ -130,7 +130,7 @@ def markdown(report: dict[str, Any]) -> str:
         )
     for name, same in meta.get("reference_same_bytes", {}).items():
         lines.append(f"- reference {name} answers the app's exact getPosts bytes: {same}")
-    lines += [
+    header = [
         "",
         "req/s counts every request of the case; p50/p99 are the headline requests' "
         "(getPosts in getPosts-after-write and mix). x Django and x FastAPI: req/s over the "
@@ -150,6 +150,7 @@ def markdown(report: dict[str, Any]) -> str:
         ),
     )
     labels = meta.get("reference_labels", {})
+    lines += header if rows else ["", "No cases measured."]
     for row in rows:
         name = row["name"]
         if row["target"] == "reference":

@@ -9,13 +9,17 @@ PORT ?= 8000
 export PORT WORKERS THREADS
 export DJANGO_SETTINGS_MODULE ?= config.settings
 
-# mysqlclient needs system headers, so it is installed only when a MySQL URL is in use.
-USES_MYSQL := $(if $(findstring mysql,$(DATABASE_URL)$(TEST_DATABASE_URL)),1,)
+# The databases `make bench` measures (sqlite, mysql or both).
+BENCH_DATABASES ?= sqlite,mysql
+
+# mysqlclient needs system headers, so it is installed only when a MySQL URL is in use
+# (or when `make bench` measures MySQL).
+USES_MYSQL := $(if $(findstring mysql,$(DATABASE_URL)$(TEST_DATABASE_URL)$(if $(filter bench,$(MAKECMDGOALS)),$(BENCH_DATABASES))),1,)
 LOCK := $(if $(USES_MYSQL),requirements/mysql.txt,requirements/test.txt)
 STAMP := $(VENV)/.installed-$(notdir $(LOCK))
 
 .PHONY: install mysql-headers run dev migrate static test test-mysql check format schema lock \
-	loadtest graphiql-assets clean
+	loadtest bench graphiql-assets clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) is required" >&2; exit 1; }
@@ -74,6 +78,11 @@ schema: install
 ## Load test: 32 clients for 60 s against a server it starts with `make run` (DATABASE_URL as for run).
 loadtest: install
 	$(BIN)/python scripts/loadtest.py --start-server $(LOADTEST_ARGS)
+
+## Benchmark: the app served as by `make run`, on SQLite and MariaDB, against a bare Django
+## view and a FastAPI app, driven by wrk; report in bench/results/ (BENCH_ARGS: python -m bench --help).
+bench: install
+	WORKERS=$(WORKERS) THREADS=$(THREADS) $(BIN)/python -m bench --databases $(BENCH_DATABASES) $(BENCH_ARGS)
 
 ## Re-resolve the lock files from pyproject.toml (uv comes with the dev lock).
 lock:

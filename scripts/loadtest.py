@@ -12,13 +12,14 @@ deleted must not. Afterwards every user's posts are listed once more and
 compared with what the server acknowledged: lost, duplicated, unexpected,
 resurrected and corrupted (text not byte for byte) posts are counted.
 
-With ``--start-server`` it starts the server itself (``make run``, or gunicorn
-directly with ``--server gunicorn``) on a free port, with this environment
-passed through (DATABASE_URL, BCRYPT_ROUNDS, ...), samples the resident memory
-of the gunicorn master and workers after a warm-up and at the end, and stops it.
+With ``--start-server`` it starts the server itself (``make run``, or its
+launcher ``python -m config.serve`` directly with ``--server direct``) on a free
+port, with this environment passed through (DATABASE_URL, BCRYPT_ROUNDS, ...),
+samples the resident memory of the server's master and workers after a warm-up
+and at the end, and stops it.
 
 Exit status 0 when every pass criterion holds (they are printed), 1 otherwise.
-Standard library only.
+Standard library only (and the repository's devkit: launcher, ports, client).
 
     .venv/bin/python scripts/loadtest.py --start-server \\
         --database-url 'mysql+mysqldb://root@127.0.0.1:3306/posts_load?charset=utf8mb4'
@@ -30,20 +31,15 @@ import argparse
 import contextlib
 import dataclasses
 import hashlib
-import http.client
 import json
 import math
 import os
 import random
 import secrets
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -51,6 +47,12 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a file (scripts/loadtest.py): devkit sits at the root
+    sys.path.insert(0, str(REPO))
+
+from devkit.client import GraphQLClient, Reply  # noqa: E402 - needs the path set just above
+from devkit.server import Server, ServerError, migrate, start_server  # noqa: E402 - likewise
+
 MiB = 1024 * 1024
 
 SIGNUP = "mutation Signup($e: String!, $p: String!) { signup(email: $e, password: $p) { token user { id email } } }"
@@ -85,105 +87,6 @@ ALPHABETS = (
 
 RSS_GROWTH_FRACTION = 0.25
 RSS_GROWTH_SLACK = 20 * MiB
-
-
-# --------------------------------------------------------------------------- HTTP
-
-
-@dataclass
-class Reply:
-    """One request's outcome: an HTTP status and JSON body, or a transport error."""
-
-    status: int | None
-    body: dict[str, Any] | None
-    error: str | None
-    seconds: float
-
-    @property
-    def codes(self) -> list[str]:
-        errors = (self.body or {}).get("errors") or []
-        return [str((e.get("extensions") or {}).get("code", "NO_CODE")) for e in errors]
-
-    @property
-    def outcome_unknown(self) -> bool:
-        """No answer, or one that does not say whether a write happened."""
-        return (
-            self.status is None
-            or self.status >= 500
-            or self.body is None
-            or "INTERNAL_SERVER_ERROR" in self.codes
-        )
-
-    def data(self, field_name: str) -> Any:
-        """``data[field_name]`` of a clean 200 answer, else None."""
-        if self.status != 200 or self.body is None or self.body.get("errors"):
-            return None
-        return (self.body.get("data") or {}).get(field_name)
-
-
-class Connection:
-    """A keep-alive HTTP connection to /graphql, owned by one thread."""
-
-    def __init__(self, url: str, timeout: float) -> None:
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise SystemExit(f"--url must be http://host:port, not {url!r}")
-        self.host = parts.hostname
-        self.port = parts.port or 80
-        self.path = (parts.path.rstrip("/") or "") + "/graphql"
-        self.timeout = timeout
-        self.conn: http.client.HTTPConnection | None = None
-        self.keepalive_retries = 0
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
-    def _exchange(self, payload: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        # A kept-alive connection the server closed while idle fails before any answer:
-        # retry that once on a fresh connection (the verification would expose a
-        # request that had in fact been executed as a duplicate).
-        for attempt in range(2):
-            reused = self.conn is not None
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-            try:
-                self.conn.request("POST", self.path, body=payload, headers=headers)
-                response = self.conn.getresponse()
-                raw = response.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
-                self.close()
-                if reused and attempt == 0:
-                    self.keepalive_retries += 1
-                    continue
-                raise
-            except BaseException:
-                self.close()
-                raise
-            if response.will_close:
-                self.close()
-            return response.status, raw
-        raise AssertionError("unreachable")
-
-    def graphql(self, query: str, variables: dict[str, Any], token: str | None = None) -> Reply:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        payload = json.dumps({"query": query, "variables": variables}).encode("utf-8")
-        started = time.monotonic()
-        try:
-            status, raw = self._exchange(payload, headers)
-        except (OSError, http.client.HTTPException) as exc:
-            return Reply(None, None, f"{type(exc).__name__}: {exc}", time.monotonic() - started)
-        seconds = time.monotonic() - started
-        try:
-            body = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return Reply(status, None, f"non-JSON body: {raw[:120]!r}", seconds)
-        if not isinstance(body, dict):
-            return Reply(status, None, f"non-object body: {raw[:120]!r}", seconds)
-        return Reply(status, body, None, seconds)
 
 
 # --------------------------------------------------------------------------- statistics
@@ -323,7 +226,7 @@ class Run:
             return rng.choice(self.accounts)
 
 
-def signup(conn: Connection, email: str, password: str) -> tuple[Reply, Account | None]:
+def signup(conn: GraphQLClient, email: str, password: str) -> tuple[Reply, Account | None]:
     reply = conn.graphql(SIGNUP, {"e": email, "p": password})
     payload = reply.data("signup")
     if not payload:
@@ -337,7 +240,7 @@ class Client:
     def __init__(self, run: Run, index: int) -> None:
         self.run = run
         self.rng = random.Random(f"{run.run_id}-{index}")  # noqa: S311 - load mix, not security
-        self.conn = Connection(run.url, run.args.timeout)
+        self.conn = GraphQLClient(run.url, timeout=run.args.timeout)
         self.ledger = Ledger()
         self.stats = {op: OpStats() for op in OPS}
         self.stale_reads = 0
@@ -388,7 +291,7 @@ class Client:
         account = self.run.pick_account(self.rng)
         text = random_text(self.rng)
         header, argument = self.token_args(account.token)
-        reply = self.conn.graphql(ADD_POST, {"t": text, "k": argument}, header)
+        reply = self.conn.graphql(ADD_POST, {"t": text, "k": argument}, token=header)
         self.stats["addPost"].record("addPost", reply)
         payload = reply.data("addPost")
         digest = text_hash(text)
@@ -404,7 +307,7 @@ class Client:
         expected = set(self.ledger.live.get(account.email, {}))
         gone = set(self.ledger.acked_deletes.get(account.email, set()))
         header, argument = self.token_args(account.token)
-        reply = self.conn.graphql(GET_POSTS, {"k": argument}, header)
+        reply = self.conn.graphql(GET_POSTS, {"k": argument}, token=header)
         self.stats["getPosts"].record("getPosts", reply)
         posts = reply.data("getPosts")
         if posts is None:
@@ -426,7 +329,7 @@ class Client:
         with self.run.accounts_lock:
             account = next(a for a in self.run.accounts if a.email == email)
         header, argument = self.token_args(account.token)
-        reply = self.conn.graphql(DELETE_POST, {"id": post_id, "k": argument}, header)
+        reply = self.conn.graphql(DELETE_POST, {"id": post_id, "k": argument}, token=header)
         self.stats["deletePost"].record("deletePost", reply)
         # Whatever the answer, this client no longer expects to see the post: deleted,
         # of unknown fate, or (NOT_FOUND) already gone, which the verification reports.
@@ -478,7 +381,7 @@ def setup_accounts(run: Run) -> None:
     failures: list[str] = []
 
     def one(email: str) -> None:
-        conn = Connection(run.url, run.args.timeout)
+        conn = GraphQLClient(run.url, timeout=run.args.timeout)
         try:
             reply, account = signup(conn, email, run.password)
         finally:
@@ -544,10 +447,10 @@ def verify(run: Run) -> Integrity:
     result.unanswered_adds = sum(sum(c.values()) for c in unknown_adds.values())
     result.unanswered_deletes = sum(len(ids) for ids in unknown_deletes.values())
 
-    conn = Connection(run.url, run.args.timeout)
+    conn = GraphQLClient(run.url, timeout=run.args.timeout)
     try:
         for account in list(run.accounts):
-            reply = conn.graphql(GET_POSTS_FULL, {"k": None}, account.token)
+            reply = conn.graphql(GET_POSTS_FULL, {"k": None}, token=account.token)
             posts = reply.data("getPosts")
             if posts is None:
                 result.verify_failures += 1
@@ -615,240 +518,44 @@ def _compare(
 # --------------------------------------------------------------------------- the server
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+def start(args: argparse.Namespace, log_path: Path) -> Server:
+    """``make run``, or ``python -m config.serve`` after migrating (what ``make run`` does)."""
+    env = {**os.environ}
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
+    if args.server == "make":
+        argv = ["make", "--no-print-directory", "run"]
+    else:
+        migrate(env, log_path)
+        argv = None
+    return start_server(env, log_path, workers=args.workers, threads=args.threads, argv=argv)
 
 
-def venv_bin() -> Path:
-    """The virtualenv running this script if it has gunicorn, else the repository's .venv."""
-    here = Path(sys.executable).parent
-    return here if (here / "gunicorn").exists() else REPO / ".venv" / "bin"
-
-
-class Server:
-    """The API served by ``make run`` or by gunicorn directly, in its own process group."""
-
-    def __init__(self, args: argparse.Namespace, log_path: Path) -> None:
-        self.args = args
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self.env = {
-            **os.environ,
-            "PORT": str(self.port),
-            "WORKERS": str(args.workers),
-            "THREADS": str(args.threads),
-        }
-        if args.database_url:
-            self.env["DATABASE_URL"] = args.database_url
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        log = self.log_path.open("ab")
-        try:
-            if self.args.server == "make":
-                command = ["make", "--no-print-directory", "run"]
-            else:
-                subprocess.run(  # noqa: S603 - fixed argv, our own virtualenv
-                    [str(venv_bin() / "alembic"), "upgrade", "head"],
-                    cwd=REPO,
-                    env=self.env,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    check=True,
-                )
-                command = self.gunicorn_command()
-            self.process = subprocess.Popen(  # noqa: S603 - fixed argv
-                command,
-                cwd=REPO,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        finally:
-            log.close()
-
-    def gunicorn_command(self) -> list[str]:
-        # The flags of the Makefile's `run` target.
-        return [
-            str(venv_bin() / "gunicorn"),
-            "config.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{self.port}",
-            "--workers",
-            str(self.args.workers),
-            "--threads",
-            str(self.args.threads),
-            "--worker-class",
-            "gthread",
-            "--timeout",
-            "30",
-            "--graceful-timeout",
-            "10",
-            "--max-requests",
-            "10000",
-            "--max-requests-jitter",
-            "1000",
-            "--limit-request-line",
-            "8190",
-            "--access-logfile",
-            "-",
-            "--forwarded-allow-ips",
-            "127.0.0.1",
-            "--no-control-socket",
-        ]
-
-    def wait_healthy(self, timeout: float) -> None:
-        if self.process is None:
-            raise RuntimeError("wait_healthy before start")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(
-                    f"server exited with {self.process.returncode}; log {self.log_path}:\n{self.tail()}"
-                )
-            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-            try:
-                conn.request("GET", "/healthz")
-                # Healthy, and really ours: another process may have taken the port first.
-                if conn.getresponse().status == 200 and self.owns_port():
-                    return
-            except OSError:
-                pass
-            finally:
-                conn.close()
-            time.sleep(0.2)
-        raise SystemExit(f"server never became healthy; log {self.log_path}:\n{self.tail()}")
-
-    def owns_port(self) -> bool:
-        """True when a process started here listens on the port."""
-        if self.process is None:
-            return False
-        listening = _listening_inodes(self.port)
-        tree = descendants(self.process.pid) | {self.process.pid}
-        return any(listening & _socket_inodes(pid) for pid in tree)
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None and self.owns_port()
-
-    def tail(self, chars: int = 3000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-    def rss_bytes(self) -> int:
-        """Resident memory of the gunicorn master and workers (every process if none is named so)."""
-        if self.process is None:
-            return 0
-        tree = descendants(self.process.pid) | {self.process.pid}
-        named = {pid for pid in tree if b"gunicorn" in _cmdline(pid)}
-        return sum(rss(pid) for pid in (named or tree))
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=5)
-
-    def autorestarts(self) -> int:
-        """Workers recycled by --max-requests (memory after one is a fresh worker's)."""
-        try:
-            return self.log_path.read_text(errors="replace").count("Autorestarting worker")
-        except OSError:
-            return 0
-
-    def log_problems(self) -> list[str]:
-        """Lines of the server log that speak of errors, tracebacks or dead workers."""
-        # Read before this script stops the server: a signal or an exit here came from elsewhere.
-        markers = (
-            " ERROR ",
-            "CRITICAL",
-            "Traceback",
-            "WORKER TIMEOUT",
-            "[ERROR]",
-            "Handling signal",
-            "Shutting down",
-        )
-        try:
-            lines = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return []
-        return [line for line in lines if any(marker in line for marker in markers)]
-
-
-def descendants(root: int) -> set[int]:
-    parents: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found: set[int] = set()
-    todo = [root]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
-def _listening_inodes(port: int) -> set[str]:
-    inodes: set[str] = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            rows = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for row in rows:
-            fields = row.split()
-            if (
-                len(fields) > 9
-                and fields[3] == "0A"
-                and int(fields[1].rsplit(":", 1)[1], 16) == port
-            ):
-                inodes.add(fields[9])
-    return inodes
-
-
-def _socket_inodes(pid: int) -> set[str]:
-    inodes: set[str] = set()
-    with contextlib.suppress(OSError):
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            with contextlib.suppress(OSError):
-                target = os.readlink(fd)
-                if target.startswith("socket:["):
-                    inodes.add(target[8:-1])
-    return inodes
-
-
-def _cmdline(pid: int) -> bytes:
+def autorestarts(log_path: Path) -> int:
+    """Workers recycled by the server (gunicorn's --max-requests): memory after one is a fresh worker's."""
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()
+        return log_path.read_text(errors="replace").count("Autorestarting worker")
     except OSError:
-        return b""
+        return 0
 
 
-def rss(pid: int) -> int:
+def log_problems(log_path: Path) -> list[str]:
+    """Lines of the server log that speak of errors, tracebacks or dead workers."""
+    # Read before this script stops the server: a signal or an exit here came from elsewhere.
+    markers = (
+        " ERROR ",
+        "CRITICAL",
+        "Traceback",
+        "WORKER TIMEOUT",
+        "[ERROR]",
+        "Handling signal",
+        "Shutting down",
+    )
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
+        lines = log_path.read_text(errors="replace").splitlines()
     except OSError:
-        pass
-    return 0
+        return []
+    return [line for line in lines if any(marker in line for marker in markers)]
 
 
 class MemorySampler:
@@ -993,10 +700,10 @@ def build_summary(
     }
     if server is not None:
         summary["server_alive_at_end"] = server.alive()
-        problems = server.log_problems()
-        summary["server_log"] = str(server.log_path)
+        problems = log_problems(server.log)
+        summary["server_log"] = str(server.log)
         summary["server_log_problem_lines"] = len(problems)
-        summary["worker_autorestarts"] = server.autorestarts()
+        summary["worker_autorestarts"] = autorestarts(server.log)
         summary["server_log_problems"] = problems[:20]
     summary["criteria"] = criteria(summary)
     summary["pass"] = all(check["pass"] for check in summary["criteria"])
@@ -1047,7 +754,7 @@ def render(summary: dict[str, Any]) -> str:
     memory = summary.get("memory")
     if memory:
         lines.append(
-            f"memory (gunicorn master + workers RSS): {memory['warm_bytes'] / MiB:.1f} MiB after warm-up "
+            f"memory (server master + workers RSS): {memory['warm_bytes'] / MiB:.1f} MiB after warm-up "
             f"(t={memory['warm_at_seconds']} s), {memory['end_bytes'] / MiB:.1f} MiB at the end, "
             f"peak {memory['peak_bytes'] / MiB:.1f} MiB, growth {memory['growth_bytes'] / MiB:+.1f} MiB "
             f"(limit {memory['growth_limit_bytes'] / MiB:.1f} MiB)"
@@ -1096,17 +803,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--server",
-        choices=("make", "gunicorn"),
+        choices=("make", "direct"),
         default="make",
-        help="with --start-server: `make run` (default) or alembic + gunicorn from the virtualenv directly",
+        help="with --start-server: `make run` (default), or migrations and `python -m config.serve` directly",
     )
     parser.add_argument(
         "--database-url", help="DATABASE_URL for the started server (else the environment's)"
     )
     parser.add_argument(
-        "--workers", type=int, default=2, help="gunicorn workers of the started server (2)"
+        "--workers", type=int, help="WORKERS of the started server (default: make run's)"
     )
-    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker (8)")
+    parser.add_argument(
+        "--threads", type=int, help="THREADS of the started server (default: make run's)"
+    )
     parser.add_argument(
         "--startup-timeout", type=float, default=300.0, help="seconds to wait for /healthz (300)"
     )
@@ -1121,6 +830,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.clients < 1 or args.users < 1 or args.duration <= 0:
         parser.error("--clients and --users must be at least 1, --duration positive")
+    try:
+        GraphQLClient(args.url)
+    except ValueError as exc:
+        parser.error(f"--url: {exc}")
     return args
 
 
@@ -1130,12 +843,17 @@ def maybe_server(args: argparse.Namespace) -> Iterator[Server | None]:
         yield None
         return
     log_path = args.server_log or Path(tempfile.mkdtemp(prefix="posts-loadtest-")) / "server.log"
-    server = Server(args, log_path)
-    print(f"starting the server ({args.server}) on {server.url}; log: {log_path}", file=sys.stderr)
+    print(f"starting the server ({args.server}); log: {log_path}", file=sys.stderr)
     try:
-        server.start()
+        server = start(args, log_path)
+    except ServerError as exc:
+        raise SystemExit(str(exc)) from None
+    try:
+        print(f"server on {server.base}", file=sys.stderr)
         server.wait_healthy(args.startup_timeout)
         yield server
+    except ServerError as exc:
+        raise SystemExit(str(exc)) from None
     finally:
         server.stop()
 
@@ -1143,7 +861,7 @@ def maybe_server(args: argparse.Namespace) -> Iterator[Server | None]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     with maybe_server(args) as server:
-        run = Run(args, server.url if server else args.url.rstrip("/"))
+        run = Run(args, server.base if server else args.url.rstrip("/"))
         print(f"run {run.run_id}: signing up {args.users} users", file=sys.stderr)
         setup_accounts(run)
         sampler = MemorySampler(server, warmup=0.1 * args.duration) if server else None

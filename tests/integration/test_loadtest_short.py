@@ -1,4 +1,4 @@
-"""A short run of scripts/loadtest.py against a real gunicorn on the test database (as CI runs it)."""
+"""A short run of scripts/loadtest.py against a real server on the test database (as CI runs it)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_a_short_mixed_load_loses_nothing_and_never_fails(
             str(SCRIPT),
             "--start-server",
             "--server",
-            "gunicorn",
+            "direct",
             "--duration",
             "8",
             "--clients",

@@ -1,0 +1,262 @@
+"""Drive a server with wrk (bench/wrk/graphql.lua) and read back what it measured."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from devkit.server import Server
+
+LUA_SCRIPT = Path(__file__).resolve().parent / "wrk" / "graphql.lua"
+MiB = 1024 * 1024
+
+
+class WrkError(RuntimeError):
+    """wrk is missing, failed, or wrote no results."""
+
+
+def wrk_path() -> str:
+    found = shutil.which("wrk")
+    if found is None:
+        raise WrkError("wrk is not installed (apt-get install wrk)")
+    return found
+
+
+def lua_literal(value: Any) -> str:
+    """``value`` (str, int, float, bool, None, list, dict) as a Lua expression."""
+    if value is None:
+        return "nil"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return _lua_string(value)
+    if isinstance(value, list | tuple):
+        return "{" + ",".join(lua_literal(item) for item in value) + "}"
+    if isinstance(value, dict):
+        return (
+            "{"
+            + ",".join(f"[{lua_literal(key)}]={lua_literal(item)}" for key, item in value.items())
+            + "}"
+        )
+    raise TypeError(f"no Lua literal for {type(value).__name__}")
+
+
+def _lua_string(text: str) -> str:
+    out = []
+    for byte in text.encode("utf-8"):
+        if 0x20 <= byte < 0x7F and byte not in (0x22, 0x5C):
+            out.append(chr(byte))
+        else:
+            out.append(f"\\{byte:03d}")  # decimal escapes: any byte, UTF-8 passes through
+    return '"' + "".join(out) + '"'
+
+
+def write_config(path: Path, config: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("return " + lua_literal(config) + "\n")
+    return path
+
+
+@dataclass
+class RssSampler:
+    """The server's total RSS (master and workers), sampled every ``interval`` seconds."""
+
+    server: Server
+    interval: float = 0.5
+    samples: list[tuple[float, int, dict[int, int]]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._started = time.monotonic()
+
+    def _run(self) -> None:
+        while True:
+            workers = self.server.worker_rss()
+            total = self.server.rss_bytes()
+            self.samples.append((time.monotonic() - self._started, total, workers))
+            if self._stop.wait(self.interval):
+                return
+
+    def __enter__(self) -> RssSampler:
+        self._started = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @property
+    def peak(self) -> int:
+        return max((total for _, total, _ in self.samples), default=0)
+
+    @property
+    def last(self) -> int:
+        return self.samples[-1][1] if self.samples else 0
+
+
+def cpu_seconds(servers: Sequence[Server]) -> float:
+    """CPU time the servers' processes have used so far (user and system)."""
+    ticks = 0
+    for server in servers:
+        for pid in server.pids():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(servers: Sequence[Server], *, busy: float = 0.1, most: float = 120.0) -> float:
+    """Wait until the servers together use less than ``busy`` of a CPU (at most ``most`` s).
+
+    A case can leave work queued behind it (64 logins at bcrypt cost 12 take seconds),
+    on its own server or, as cases alternate between databases, on another one that
+    shares the CPUs: the next case must not pay for it. Returns the seconds waited.
+    """
+    started = time.monotonic()
+    last = cpu_seconds(servers)
+    while time.monotonic() - started < most:
+        time.sleep(0.25)
+        now = cpu_seconds(servers)
+        if now - last < busy * 0.25:
+            break
+        last = now
+    return time.monotonic() - started
+
+
+def percentile(ordered: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile of an ascending list."""
+    if not ordered:
+        return None
+    index = min(len(ordered) - 1, max(0, math.ceil(fraction * len(ordered)) - 1))
+    return ordered[index]
+
+
+def run_wrk(
+    *,
+    url: str,
+    config: dict[str, Any],
+    config_path: Path,
+    connections: int,
+    seconds: int,
+    timeout: int,
+) -> dict[str, Any]:
+    """One wrk run with one connection per thread; the Lua script's results, summarised."""
+    out = config_path.with_suffix(".json")
+    out.unlink(missing_ok=True)
+    write_config(config_path, {**config, "threads": connections, "out": str(out)})
+    command = [
+        wrk_path(),
+        f"-t{connections}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        f"--timeout={timeout}s",
+        "-s",
+        str(LUA_SCRIPT),
+        url,
+        "--",
+        str(config_path),
+    ]
+    try:
+        completed = subprocess.run(  # noqa: S603 - fixed argv: wrk against our own loopback server
+            command, capture_output=True, text=True, timeout=seconds + timeout + 60, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise WrkError(f"wrk did not finish: {' '.join(command)}") from exc
+    if completed.returncode != 0 or not out.exists():
+        raise WrkError(
+            f"wrk failed ({completed.returncode}): {' '.join(command)}\n"
+            f"{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}"
+        )
+    return summarise(json.loads(out.read_text()))
+
+
+def merge_threads(threads: list[dict[str, Any] | None]) -> dict[str, Any]:
+    """The Lua script's per-thread results added up."""
+    merged: dict[str, Any] = {
+        "exhausted": 0,
+        "fallbacks": 0,
+        "apq_registrations": 0,
+        "samples": [],
+        "kinds": {},
+    }
+    for thread in threads:
+        if thread is None:
+            continue
+        for name in ("exhausted", "fallbacks", "apq_registrations"):
+            merged[name] += thread[name]
+        merged["samples"].extend(thread["samples"])
+        for op, kind in thread["kinds"].items():
+            into = merged["kinds"].setdefault(
+                op,
+                {"n": 0, "failed": 0, "non2xx": 0, "errors": 0, "apq_misses": 0, "codes": {}},
+            )
+            for name in ("n", "failed", "non2xx", "errors", "apq_misses"):
+                into[name] += kind[name]
+            for code, count in kind["codes"].items():
+                into["codes"][code] = into["codes"].get(code, 0) + count
+            into.setdefault("latency_us", []).extend(kind["latency_us"])
+    merged["samples"] = merged["samples"][:5]
+    return merged
+
+
+def summarise(raw: dict[str, Any]) -> dict[str, Any]:
+    """Requests per second, latency percentiles and failures, overall and per kind."""
+    seconds = raw["duration_us"] / 1e6
+    merged = merge_threads(raw["threads"])
+    kinds: dict[str, Any] = {}
+    for name, kind in sorted(merged["kinds"].items()):
+        if not kind["n"]:
+            continue  # a fallback operation never needed
+        ordered = sorted(kind["latency_us"])
+        kinds[name] = {
+            "requests": kind["n"],
+            "rps": round(kind["n"] / seconds, 1) if seconds else 0.0,
+            "failed": kind["failed"],
+            "non2xx": kind["non2xx"],
+            "graphql_errors": kind["errors"],
+            "apq_misses": kind["apq_misses"],
+            "codes": kind["codes"],
+            "p50_ms": _ms(percentile(ordered, 0.50)),
+            "p99_ms": _ms(percentile(ordered, 0.99)),
+        }
+    errors = raw["socket_errors"]
+    latency = raw["latency_us"]
+    return {
+        "seconds": round(seconds, 3),
+        "requests": raw["requests"],
+        "rps": round(raw["requests"] / seconds, 1) if seconds else 0.0,
+        "p50_ms": round(latency["p50"] / 1000, 2),
+        "p90_ms": round(latency["p90"] / 1000, 2),
+        "p99_ms": round(latency["p99"] / 1000, 2),
+        "max_ms": round(latency["max"] / 1000, 2),
+        "bytes": raw["bytes"],
+        "failed": sum(kind["failed"] for kind in kinds.values()),
+        "non2xx": sum(kind["non2xx"] for kind in kinds.values()),
+        "graphql_errors": sum(kind["graphql_errors"] for kind in kinds.values()),
+        # wrk's "status" errors are the non-2xx answers, counted per kind above.
+        "socket_errors": {name: count for name, count in errors.items() if name != "status"},
+        "timeouts": errors["timeout"],
+        "exhausted": merged["exhausted"],
+        "fallbacks": merged["fallbacks"],
+        "apq_registrations": merged["apq_registrations"],
+        "samples": merged["samples"],
+        "kinds": kinds,
+    }
+
+
+def _ms(microseconds: float | None) -> float | None:
+    return None if microseconds is None else round(microseconds / 1000, 2)

@@ -1,0 +1,17 @@
+"""Settings of the bare Django reference: no middleware, no apps, no database.
+
+Served through the project's launcher (``python -m config.serve``) with
+``DJANGO_SETTINGS_MODULE=bench.references.django_settings``, so it runs under
+the very server and worker settings ``make run`` uses.
+"""
+
+import os
+
+SECRET_KEY = os.environ["SECRET_KEY"]
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+ROOT_URLCONF = "bench.references.django_urls"
+INSTALLED_APPS: list[str] = []
+MIDDLEWARE: list[str] = []
+DATABASES: dict[str, dict[str, str]] = {}
+USE_TZ = True

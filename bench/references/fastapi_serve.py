@@ -1,0 +1,36 @@
+"""``uvicorn --workers N`` for the FastAPI reference, minus uvicorn's Nagle bug.
+
+uvicorn's multi-worker path binds its listening socket with ``proto`` 0, so asyncio
+never sets TCP_NODELAY on the accepted connections and every keep-alive request
+after the first waits ~40 ms for the client's delayed ACK (uvicorn issue #3149,
+open at the time of writing). That would make the reference look ten times slower
+than it is. This does what ``uvicorn.run(..., workers=N)`` does, with the socket
+created as TCP; everything else is uvicorn's defaults.
+
+    python -m bench.references.fastapi_serve PORT WORKERS
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+
+import uvicorn
+from uvicorn.supervisors import Multiprocess
+
+APP = "bench.references.fastapi_app:app"
+HOST = "127.0.0.1"
+
+
+def main() -> None:
+    port, workers = int(sys.argv[1]), int(sys.argv[2])
+    config = uvicorn.Config(APP, host=HOST, port=port, workers=workers)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, port))
+    sock.set_inheritable(True)
+    Multiprocess(config, sockets=[sock]).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,234 @@
+"""Per-case rows over the rounds, ratios to the references, Markdown and JSON."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+MiB = 1024 * 1024
+REFERENCES = ("django", "fastapi")
+# Worst first: a case row shows the worst status of its rounds.
+_STATUS_ORDER = ("invalid", "n/a", "errors", "ok")
+
+
+def classify(result: dict[str, Any], headline: str) -> str:
+    """ok; errors (some requests failed); n/a (every headline request failed: the
+    operation does not exist yet, say); invalid (deletePost ran out of ids)."""
+    kind = result["kinds"].get(headline)
+    if result["requests"] == 0 or kind is None or kind["requests"] == 0:
+        return "n/a"
+    if kind["failed"] >= kind["requests"]:
+        return "n/a"
+    if result["exhausted"]:
+        return "invalid"
+    socket_errors = sum(result["socket_errors"].values())
+    if result["failed"] or socket_errors:
+        return "errors"
+    return "ok"
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    present = [value for value in values if value is not None]
+    return statistics.median(present) if present else None
+
+
+def summarise(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (target, case, database, connections), with ratios to the references."""
+    references = {
+        (result["name"], result["connections"], result["round"]): result["rps"]
+        for result in results
+        if result["target"] == "reference" and result["status"] == "ok"
+    }
+    groups: dict[tuple[str, str, str | None, int], list[dict[str, Any]]] = {}
+    for result in results:
+        key = (result["target"], result["name"], result["database"], result["connections"])
+        groups.setdefault(key, []).append(result)
+    rows = []
+    for (target, name, database, connections), rounds in groups.items():
+        status = min((r["status"] for r in rounds), key=_STATUS_ORDER.index)
+        measured = [r for r in rounds if r["status"] != "n/a"]
+        row: dict[str, Any] = {
+            "target": target,
+            "name": name,
+            "database": database,
+            "connections": connections,
+            "rounds": len(rounds),
+            "status": status,
+            "rps": _median([r["rps"] for r in measured]),
+            "p50_ms": _median([r["headline"]["p50_ms"] for r in measured]),
+            "p99_ms": _median([r["headline"]["p99_ms"] for r in measured]),
+            "requests": sum(r["requests"] for r in rounds),
+            "failed": sum(r["failed"] for r in rounds),
+            "socket_errors": sum(sum(r["socket_errors"].values()) for r in rounds),
+            "rss_peak_bytes": max(r["rss_peak_bytes"] for r in rounds),
+            "samples": [sample for r in rounds for sample in r["samples"]][:3],
+            "kinds": _kinds(measured),
+        }
+        for reference in REFERENCES:
+            ratios = [
+                r["rps"] / references[(reference, connections, r["round"])]
+                for r in measured
+                if references.get((reference, connections, r["round"]))
+            ]
+            row[f"x_{reference}"] = round(statistics.median(ratios), 3) if ratios else None
+        rows.append(row)
+    return rows
+
+
+def _kinds(rounds: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    names = sorted({name for r in rounds for name in r["kinds"]})
+    return {
+        name: {
+            "rps": _median([r["kinds"][name]["rps"] for r in rounds if name in r["kinds"]]),
+            "p50_ms": _median([r["kinds"][name]["p50_ms"] for r in rounds if name in r["kinds"]]),
+            "p99_ms": _median([r["kinds"][name]["p99_ms"] for r in rounds if name in r["kinds"]]),
+            "requests": sum(r["kinds"][name]["requests"] for r in rounds if name in r["kinds"]),
+            "failed": sum(r["kinds"][name]["failed"] for r in rounds if name in r["kinds"]),
+        }
+        for name in names
+    }
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:,.{digits}f}"
+
+
+def _ratio(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    meta = report["meta"]
+    lines = [
+        f"# posts-api benchmark, {meta['started']}",
+        "",
+        f"- Machine: {meta['machine']['summary']}",
+        f"- App: `python -m config.serve` as `make run` ({meta['server']}); "
+        f"references with {meta['reference_workers']} worker processes each",
+        f"- Load: wrk, one connection per thread; {meta['duration']} s per case after "
+        f"{meta['warmup']} s of warm-up; connections {', '.join(map(str, meta['connections']))}; "
+        f"{meta['rounds']} round(s), interleaved (references first in each connection block); "
+        "medians over rounds",
+    ]
+    for database in meta["databases"]:
+        if database.get("skipped"):
+            lines.append(f"- {database['database']}: skipped ({database['skipped']})")
+            continue
+        lines.append(
+            f"- {database['database']}: {database['users']:,} users, {database['posts']:,} posts, "
+            f"{database['text_bytes'] / MiB:.1f} MiB of text, largest post "
+            f"{database['largest_post_bytes']:,} bytes; {database['workers']} workers; "
+            f"created, seeded and started in {database['prepare_seconds']} s"
+        )
+    for name, same in meta.get("reference_same_bytes", {}).items():
+        lines.append(f"- reference {name} answers the app's exact getPosts bytes: {same}")
+    header = [
+        "",
+        "req/s counts every request of the case; p50/p99 are the headline requests' "
+        "(getPosts in getPosts-after-write and mix). x Django and x FastAPI: req/s over the "
+        "reference's at the same connections in the same round (the references do getPosts' "
+        "cache-hit work without GraphQL).",
+        "",
+        "| case | database | conns | req/s | p50 ms | p99 ms | failed | RSS MiB | x Django | x FastAPI | status |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+    ]
+    rows = sorted(
+        report["rows"],
+        key=lambda row: (
+            row["target"] != "reference",
+            _case_order(report, row),
+            row["database"] or "",
+            row["connections"],
+        ),
+    )
+    labels = meta.get("reference_labels", {})
+    lines += header if rows else ["", "No cases measured."]
+    for row in rows:
+        name = row["name"]
+        if row["target"] == "reference":
+            name = f"reference: {labels.get(name, name)}"
+        lines.append(
+            f"| {name} | {row['database'] or '-'} | {row['connections']} | {_num(row['rps'])} "
+            f"| {_num(row['p50_ms'], 2)} | {_num(row['p99_ms'], 2)} | {row['failed'] + row['socket_errors']} "
+            f"| {row['rss_peak_bytes'] / MiB:.0f} | {_ratio(row['x_django'])} "
+            f"| {_ratio(row['x_fastapi'])} | {row['status']} |"
+        )
+    multi = [row for row in rows if len(row["kinds"]) > 1]
+    if multi:
+        lines += [
+            "",
+            "Per request kind (cases that mix kinds):",
+            "",
+            "| case | database | conns | kind | req/s | p50 ms | p99 ms | failed |",
+            "|---|---|--:|---|--:|--:|--:|--:|",
+        ]
+        for row in multi:
+            for kind, values in row["kinds"].items():
+                lines.append(
+                    f"| {row['name']} | {row['database']} | {row['connections']} | {kind} "
+                    f"| {_num(values['rps'])} | {_num(values['p50_ms'], 2)} "
+                    f"| {_num(values['p99_ms'], 2)} | {values['failed']} |"
+                )
+    problems = [row for row in rows if row["status"] != "ok"]
+    if problems:
+        lines += ["", "Failures (first answer of each kind of failure):", ""]
+        for row in problems:
+            sample = row["samples"][0] if row["samples"] else "(no answer body)"
+            lines.append(
+                f"- {row['name']} / {row['database'] or '-'} / {row['connections']}: "
+                f"{row['status']}, {row['failed']} failed, {row['socket_errors']} socket errors: "
+                f"`{_one_line(sample)[:200]}`"
+            )
+    soak = report.get("soak")
+    if soak:
+        lines += ["", "## Soak", "", *soak_lines(soak)]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def soak_lines(soaks: Sequence[dict[str, Any]]) -> list[str]:
+    lines = []
+    for soak in soaks:
+        lines.append(
+            f"- {soak['database']}: mix at {soak['connections']} connections for {soak['seconds']} s, "
+            f"{_num(soak['rps'])} req/s, {soak['failed']} failed; worker RSS after "
+            f"{soak['warmup_seconds']} s warm-up {soak['warm_mib']} MiB, at the end {soak['end_mib']} MiB, "
+            f"peak {soak['peak_mib']} MiB, growth {soak['growth_mib']:+.1f} MiB "
+            f"(flat: within {soak['limit_mib']:.1f} MiB) -> **{_verdict(soak['flat'])}**"
+        )
+        lines.append(
+            f"  - worker RSS samples (MiB, every {soak['interval']} s): {soak['samples_mib']}"
+        )
+    return lines
+
+
+def _verdict(flat: bool | None) -> str:
+    if flat is None:
+        return "no verdict: no request was answered"
+    return "flat" if flat else "GROWING"
+
+
+def _case_order(report: dict[str, Any], row: dict[str, Any]) -> int:
+    order = report["meta"]["cases"]
+    return order.index(row["name"]) if row["name"] in order else -1
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()).replace("`", "'")
+
+
+def write(report: dict[str, Any], out: Path) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    md = out / "report.md"
+    js = out / "report.json"
+    md.write_text(markdown(report), encoding="utf-8")
+    js.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    return md, js

@@ -1,0 +1,72 @@
+"""`make bench` in --quick mode on SQLite: the harness runs end to end and reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devkit.server import PROJECT
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_quick_bench_reports_getposts_against_both_references(tmp_path: Path) -> None:
+    out = tmp_path / "report"
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--databases=sqlite",
+            # viewer is not in every version of the schema: then it must be n/a, not a crash.
+            "--cases=getPosts,viewer",
+            "--warmup=0",
+            "--background-users=20",
+            f"--out={out}",
+        ],
+        cwd=PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+
+    report = json.loads((out / "report.json").read_text())
+    markdown = (out / "report.md").read_text()
+    rows = {(row["name"], row["database"], row["connections"]): row for row in report["rows"]}
+
+    for reference in ("django", "fastapi"):
+        row = rows[(reference, None, 16)]
+        assert row["status"] == "ok", row
+        assert row["rps"] > 0
+        assert report["meta"]["reference_same_bytes"][reference] is True
+    get_posts = rows[("getPosts", "sqlite", 16)]
+    assert get_posts["status"] == "ok", get_posts
+    assert get_posts["rps"] > 0
+    assert get_posts["failed"] == 0
+    assert get_posts["p50_ms"] is not None
+    assert get_posts["p99_ms"] is not None
+    assert get_posts["x_django"] > 0
+    assert get_posts["x_fastapi"] > 0
+    assert get_posts["rss_peak_bytes"] > 0
+    viewer = rows[("viewer", "sqlite", 16)]
+    assert viewer["status"] in {"ok", "n/a"}, viewer
+    if viewer["status"] == "n/a":
+        assert viewer["failed"] > 0
+
+    assert "| case | database | conns | req/s | p50 ms | p99 ms |" in markdown
+    assert "| getPosts | sqlite | 16 |" in markdown
+    assert "| reference: FastAPI + uvicorn | - | 16 |" in markdown
+    database = report["meta"]["databases"][0]
+    assert database["database"] == "sqlite"
+    assert database["largest_post_bytes"] > 1_000_000  # some posts near 1 MiB
+    assert not (out / "work").exists()  # databases and configs are cleaned up

@@ -26,7 +26,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from observability.metrics import prepare_multiprocess_dir
+from observability.multiproc import prepare_multiprocess_dir
 
 PROJECT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"

@@ -76,6 +76,7 @@ class User(relay.Node):
             str | None, strawberry.argument(description="A cursor: page back from this post.")
         ] = None,
     ) -> PostConnection:
+        info.context.take_posts_page()
         data = parse_input(
             PostPageInput,
             first=first,

@@ -7,7 +7,7 @@ argument). Fields that need it read ``context.user``; a permission checks it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.http import HttpRequest
 
@@ -26,6 +26,8 @@ class Context:
     # The caller, or why there is none (no token: NOT_AUTHENTICATED; a bad one: its reason).
     auth: Principal | DomainError = NOT_AUTHENTICATED
     uow_factory: UnitOfWorkFactory = UnitOfWork
+    # Pages of posts served so far in this request (see take_posts_page).
+    _pages: list[int] = field(default_factory=list)
 
     @property
     def user(self) -> Principal:
@@ -33,6 +35,20 @@ class Context:
         if isinstance(self.auth, DomainError):
             raise self.auth
         return self.auth
+
+    def take_posts_page(self) -> None:
+        """Allow one page of posts per request: node/nodes/aliases cannot multiply them.
+
+        ``nodes(ids: [me, me, ...]) { ... on User { posts(first: 100) } }`` would
+        otherwise serve the caller's posts a hundred times in one response.
+        """
+        if self._pages:
+            raise DomainError(
+                ErrorCode.BAD_USER_INPUT,
+                "At most one page of posts per request",
+                fields={"posts": "at most one page per request"},
+            )
+        self._pages.append(1)
 
     def client_address(self) -> str:
         """The client's address as the server saw it (for per-address limits)."""

@@ -46,6 +46,8 @@ from gql.response_cache import ResponseCache
 from gql.rules import count_fields, merge_identical_fields, validation_rules
 from gql.schema import schema
 from gql.trusted import load_manifest
+from observability.context import annotate
+from observability.metrics import record_apq, record_cache
 from persistence.uow import UnitOfWork
 from resolvers_services.accounts import user_authenticate
 from resolvers_services.documents import DocumentStore
@@ -59,6 +61,7 @@ _BEARER = "bearer"
 _PUBLIC_ROOT_FIELDS = frozenset(
     {"signup", "login", "refreshToken", "__typename", "__schema", "__type"}
 )
+OK = "OK"  # the outcome of a request without errors, in logs and metrics
 APQ_NOT_FOUND_MESSAGE = "PersistedQueryNotFound"  # what Apollo's link looks for
 APQ_NOT_SUPPORTED_MESSAGE = "PersistedQueryNotSupported"
 
@@ -238,6 +241,7 @@ class Pipeline:
             return self._trusted_source(body)
         if body.persisted_hash is not None and body.query is None:
             document = self.documents.lookup(uow=UnitOfWork(), sha256=body.persisted_hash)
+            record_apq(hit=document is not None)
             if document is None:
                 raise Refusal(ErrorCode.PERSISTED_QUERY_NOT_FOUND, APQ_NOT_FOUND_MESSAGE)
             return document, body.persisted_hash, False
@@ -333,16 +337,22 @@ class Pipeline:
             prepared = self.prepare(source, digest)
             operation = _choose(prepared, body.operation_name)
         except Refusal as refusal:
+            annotate(outcome=refusal.code.value)
             return _refusal_response(refusal)
+        annotate(operation_name=operation.name, operation_type=operation.kind)
         if register:
             self.documents.register(uow=UnitOfWork(), sha256=digest, document=source)
         auth = self.caller(request, operation, body)
+        if isinstance(auth, Principal):
+            annotate(user_id=auth.id)
         key = None
         if operation.kind == "query" and isinstance(auth, Principal):
             variables = orjson.dumps(body.variables or {}, option=orjson.OPT_SORT_KEYS)
             key = (auth.id, auth.posts_version, digest, operation.name, variables)
             cached = self.responses.get(key)
+            record_cache("response", hit=cached is not None)
             if cached is not None:
+                annotate(outcome=OK)
                 return _json_response(cached)
         result = execute_document(
             schema,
@@ -352,8 +362,11 @@ class Pipeline:
             context=Context(request=request, auth=auth),
         )
         payload: dict[str, Any] = {}
+        outcome = OK
         if result.errors:
             payload["errors"] = [shape_error(error).formatted for error in result.errors]
+            outcome = str(payload["errors"][0]["extensions"]["code"])
+        annotate(outcome=outcome)
         payload["data"] = result.data
         encoded = encode(payload)
         if key is not None and not result.errors:

@@ -14,17 +14,13 @@ prometheus_client themselves.
 
 from __future__ import annotations
 
-import fcntl
 import glob
 import math
 import os
 import re
-import shutil
-import tempfile
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 
 from prometheus_client import (
@@ -40,7 +36,8 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+from observability.multiproc import MULTIPROC_ENV
+
 # Anonymous operations, names that are not GraphQL names of a sane length, and
 # names past the first MAX_OPERATION_NAMES distinct ones share this label, so a
 # client choosing operation names cannot grow the number of series.
@@ -301,71 +298,3 @@ def record_throttled(kind: str) -> None:
 def record_db_error(kind: str) -> None:
     """A database error or retry of kind ``kind`` (e.g. "unavailable", "retry")."""
     get_metrics().db_errors.labels(_kind(kind)).inc()
-
-
-# The multiprocess directory, claimed by the launcher.
-
-_TRUE = {"1", "true", "yes", "on"}
-
-
-@dataclass(frozen=True)
-class MultiprocessDir:
-    """A metrics directory claimed by this process (and, after exec, by the server)."""
-
-    path: Path
-    lock_fd: int
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {MULTIPROC_ENV: str(self.path)}
-
-    def release(self) -> None:
-        """Give up the claim (the server holds it until it exits otherwise)."""
-        os.close(self.lock_fd)
-
-
-class MetricsDirInUse(RuntimeError):
-    """Another running instance holds this runtime directory's metrics."""
-
-
-def claim_multiprocess_dir(runtime_dir: str | Path | None) -> MultiprocessDir:
-    """Lock, wipe and create ``<runtime_dir>/metrics`` (a fresh temporary one without it).
-
-    The lock is an flock on ``<runtime_dir>/metrics.lock``, inheritable, so it
-    stays held across the launcher's exec into the server and its forks, and is
-    released when the last of them exits. A second instance pointed at the same
-    runtime directory is refused instead of wiping the first one's files.
-    """
-    parent = Path(runtime_dir) if runtime_dir else Path(tempfile.mkdtemp(prefix="posts-api-"))
-    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    lock_fd = os.open(parent / "metrics.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(lock_fd)
-        raise MetricsDirInUse(
-            f"{parent / 'metrics'} belongs to another running instance: "
-            "give each instance its own POSTS_RUNTIME_DIR"
-        ) from None
-    os.set_inheritable(lock_fd, True)
-    path = parent / "metrics"
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(mode=0o700)
-    return MultiprocessDir(path=path, lock_fd=lock_fd)
-
-
-def prepare_multiprocess_dir(
-    runtime_dir: str | Path | None, environ: Mapping[str, str] = os.environ
-) -> dict[str, str]:
-    """The environment the server needs for metrics (nothing when METRICS_ENABLED is off).
-
-    For the launcher, right before it execs the server: prometheus_client reads
-    PROMETHEUS_MULTIPROC_DIR when the workers first import it. A runtime directory
-    another running instance holds stops the launcher with one line.
-    """
-    if environ.get("METRICS_ENABLED", "").strip().lower() not in _TRUE:
-        return {}
-    try:
-        return claim_multiprocess_dir(runtime_dir).env
-    except MetricsDirInUse as exc:
-        raise SystemExit(f"posts-api: {exc}") from None  # one line, no traceback

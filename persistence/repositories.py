@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Row, case, delete, func, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -43,6 +43,28 @@ def _not_before(column: InstrumentedAttribute[datetime], now: datetime) -> Colum
 # What a post is shown with: plain columns, no ORM identity map on the read path.
 _POST_COLUMNS = (Post.id, Post.text, Post.created_at)
 PostRow = Row[int, str, datetime]  # id, text, created_at
+
+
+# The caller lookup runs on every authenticated request: built once, executed with
+# parameters on the session's connection (no ORM entity loading, no per-request
+# statement construction).
+_CALLER = (
+    select(
+        User.id,
+        User.email,
+        User.posts_version,
+        User.posts_count,
+        User.posts_bytes,
+        UserSession.id.label("session_id"),
+    )
+    .join(UserSession, UserSession.user_id == User.id)
+    .where(
+        User.id == bindparam("user_id"),
+        UserSession.id == bindparam("session_id"),
+        UserSession.ended_at.is_(None),
+        UserSession.expires_at > bindparam("now"),
+    )
+)
 
 
 class UserRepository:
@@ -335,26 +357,14 @@ class SessionRepository:
 
     def caller(self, *, user_id: int, session_id: int, now: datetime) -> Principal | None:
         """The user behind a live session, in one statement; None if either is gone or ended."""
-        row = self.session.execute(
-            select(
-                User.id,
-                User.email,
-                User.posts_version,
-                User.posts_count,
-                User.posts_bytes,
-                UserSession.id.label("session_id"),
-            )
-            .join(UserSession, UserSession.user_id == User.id)
-            .where(
-                User.id == user_id,
-                UserSession.id == session_id,
-                UserSession.ended_at.is_(None),
-                UserSession.expires_at > now,
-            )
-        ).one_or_none()
+        row = (
+            self.session.connection()
+            .execute(_CALLER, {"user_id": user_id, "session_id": session_id, "now": now})
+            .one_or_none()
+        )
         if row is None:
             return None
-        return Principal(
+        return Principal.model_construct(  # trusted: our own row, read on every request
             id=row.id,
             email=row.email,
             session_id=row.session_id,

@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from observability.metrics import record_throttled
 from persistence.uow import UnitOfWork
 from resolvers_services.clock import utcnow
 from resolvers_services.transactions import retry_transaction
@@ -81,6 +82,7 @@ def seconds_until_admitted(*, previous: int, current: int, elapsed: float, limit
 
 
 def _rate_limited(retry_after: int) -> DomainError:
+    record_throttled("address")
     return DomainError(
         ErrorCode.RATE_LIMITED,
         "Too many sign-in and password requests from this address; try again later",

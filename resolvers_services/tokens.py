@@ -8,9 +8,12 @@ token at once; ``exp`` only bounds how long a token is worth stealing.
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import jwt
+from cachetools import LRUCache
 from django.conf import settings
 from pydantic import ValidationError
 
@@ -42,8 +45,46 @@ def issue_access_token(
     return jwt.encode(claims, settings.JWT_SECRET, algorithm=ALGORITHM), expires
 
 
+class _VerifiedTokens:
+    """Tokens this process has already verified, with when each stops being valid.
+
+    Verifying a JWT (parsing, HMAC, claim checks) costs more than the rest of a
+    cached getPosts; a token is verified once and then only its expiry is checked
+    again. Keyed by the token and the settings it was checked against, so a
+    changed secret or issuer verifies afresh. Bounded; thread-safe.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self._lock = threading.Lock()
+        self._claims: LRUCache[tuple[str, str, str, int], tuple[AccessClaims, float]] = LRUCache(
+            maxsize=maxsize
+        )
+
+    def get(self, key: tuple[str, str, str, int]) -> AccessClaims | None:
+        with self._lock:
+            found = self._claims.get(key)
+        if found is None or time.time() >= found[1]:
+            return None
+        return found[0]
+
+    def put(self, key: tuple[str, str, str, int], claims: AccessClaims, valid_until: float) -> None:
+        with self._lock:
+            self._claims[key] = (claims, valid_until)
+
+
+_verified = _VerifiedTokens(maxsize=8192)
+
+
 def access_claims(token: str) -> AccessClaims:
     """The user and session a valid access token is for; UNAUTHENTICATED for any bad token."""
+    key = (token, settings.JWT_SECRET, settings.JWT_ISSUER, settings.JWT_LEEWAY_SECONDS)
+    known = _verified.get(key)
+    if known is not None:
+        return known
+    return _verify(token)
+
+
+def _verify(token: str) -> AccessClaims:
     try:
         # The algorithm list is fixed, so alg:none and every other algorithm are refused
         # (RFC 8725 section 3.1), and the claims relied on are required. The leeway
@@ -58,9 +99,15 @@ def access_claims(token: str) -> AccessClaims:
         )
         if claims["token_use"] != ACCESS:
             raise ValueError("not an access token")
-        return AccessClaims(user_id=_positive(claims["sub"]), session_id=_positive(claims["sid"]))
+        verified = AccessClaims(
+            user_id=_positive(claims["sub"]), session_id=_positive(claims["sid"])
+        )
+        valid_until = float(claims["exp"]) + settings.JWT_LEEWAY_SECONDS
     except (jwt.PyJWTError, ValueError, TypeError, ValidationError):
         raise DomainError(ErrorCode.UNAUTHENTICATED, INVALID_TOKEN) from None
+    key = (token, settings.JWT_SECRET, settings.JWT_ISSUER, settings.JWT_LEEWAY_SECONDS)
+    _verified.put(key, verified, valid_until)
+    return verified
 
 
 def _positive(value: object) -> int:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +15,36 @@ import pytest
 
 from devkit import server as devkit_server
 from devkit.client import GraphQLClient
+from devkit.ports import free_port
 from devkit.server import PROJECT, ServerError
 
-__all__ = ["PROJECT", "SHARED_JWT_SECRET", "Server", "server_env", "start_server"]
+__all__ = [
+    "PROJECT",
+    "SHARED_JWT_SECRET",
+    "Server",
+    "fetch",
+    "free_port",
+    "local_request",
+    "server_env",
+    "start_server",
+]
 
 STARTUP_SECONDS = 60
+
+
+def local_request(url: str, **kwargs: Any) -> urllib.request.Request:
+    """A request to one of the test's own servers (always http://127.0.0.1)."""
+    assert url.startswith("http://127.0.0.1:")
+    return urllib.request.Request(url, **kwargs)  # noqa: S310 - checked just above
+
+
+def fetch(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
+    """The status and body of ``request``, for error statuses too."""
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - local_request
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
 
 
 class Server(devkit_server.Server):

@@ -2,12 +2,12 @@
 
 Served through the project's launcher (``python -m config.serve``) with
 ``DJANGO_SETTINGS_MODULE=bench.references.django_settings``, so it runs under
-the very server and worker settings ``make run`` uses.
+the very server and worker settings ``make run`` uses: those (and everything the
+launcher checks) come from the project's settings; the request path is bare.
 """
 
-import os
+from config.settings import *  # noqa: F403 - the server's settings, then the bare overrides
 
-SECRET_KEY = os.environ["SECRET_KEY"]
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 ROOT_URLCONF = "bench.references.django_urls"

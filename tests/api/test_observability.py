@@ -18,7 +18,7 @@ from pytest_django import Settings
 from observability.logs import ACCESS_FIELDS
 from observability.metrics import Metrics, use_metrics
 from tests.api.observability_urls import CRASH_MESSAGE
-from tests.conftest import Api, error_code
+from tests.conftest import Api, error_code, reset_caches
 from tests.log_lines import LogLines, capture_log_lines
 
 TEST_URLS = "tests.api.observability_urls"
@@ -345,11 +345,24 @@ def test_graphql_requests_to_the_endpoint_are_counted(client: Client, metrics: M
     assert sample(metrics, name, operation="__other__", outcome="BAD_USER_INPUT") == 1
 
 
-def test_posts_cache_hits_and_misses_are_counted(api: Api, metrics: Metrics) -> None:
+def test_response_cache_hits_and_misses_are_counted(api: Api, metrics: Metrics) -> None:
     token = api.token_for("alice@example.com")
-    api.posts(token)
-    api.posts(token)
-    api.posts(token)
+    for _ in range(3):
+        api.posts(token)
+    name = "posts_api_cache_requests_total"
+    assert sample(metrics, name, cache="response", result="miss") == 1
+    assert sample(metrics, name, cache="response", result="hit") == 2
+    assert sample(metrics, name, cache="posts", result="miss") == 1
+
+
+def test_posts_cache_hits_and_misses_are_counted(
+    api: Api, metrics: Metrics, settings: Settings
+) -> None:
+    settings.RESPONSE_CACHE_MAX_BYTES = 0  # every getPosts reaches the posts cache
+    reset_caches()
+    token = api.token_for("alice@example.com")
+    for _ in range(3):
+        api.posts(token)
     name = "posts_api_cache_requests_total"
     assert sample(metrics, name, cache="posts", result="miss") == 1
     assert sample(metrics, name, cache="posts", result="hit") == 2

@@ -165,7 +165,7 @@ def test_graphiql_works_offline_under_its_csp_and_sends_the_headers_tab(
             )
             expect(query_editor).to_be_visible()
             expect(query_editor).to_contain_text("mutation Signup")
-            expect(page.locator(".graphiql-tab-button")).to_have_count(5)
+            expect(page.locator(".graphiql-tab-button")).to_have_count(6)
             expect(headers_editor).to_contain_text(
                 '{"Authorization": "Bearer <token from signup or login>"}'
             )

@@ -13,7 +13,6 @@ import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from observability.metrics import MultiprocessDir, claim_multiprocess_dir
 from tests.live_server import Server, fetch, local_request, server_env, start_server
 
 pytestmark = pytest.mark.slow
@@ -25,31 +24,28 @@ TOKEN = secrets.token_urlsafe(24)
 @dataclass
 class Instance:
     server: Server
-    metrics_dir: MultiprocessDir
+    metrics_dir: Path
 
 
 @pytest.fixture
 def instance(database_url: str, tmp_path: Path) -> Iterator[Instance]:
-    # What config/serve.py does before it execs the server: claim the instance's
-    # metrics directory and put it in the server's environment.
-    runtime = tmp_path / "run"
-    claimed = claim_multiprocess_dir(runtime)
+    # Started as make run starts it: config/serve.py makes the instance's private
+    # runtime directory (var/run/<port>-<pid>/) and claims its metrics directory.
     env = server_env(
         database_url,
         tmp_path / "var",
         METRICS_ENABLED="1",
         METRICS_TOKEN=TOKEN,
         LOG_FORMAT="json",
-        POSTS_RUNTIME_DIR=str(runtime),
-        **claimed.env,
     )
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     server = start_server(env, tmp_path / "server.log", workers=2)
     try:
         server.wait_healthy()
-        yield Instance(server=server, metrics_dir=claimed)
+        [metrics_dir] = (tmp_path / "var" / "run").glob("*/metrics")
+        yield Instance(server=server, metrics_dir=metrics_dir)
     finally:
         server.stop()
-        claimed.release()
 
 
 def requests_per_worker(directory: Path) -> dict[str, float]:
@@ -92,10 +88,10 @@ def test_the_scrape_adds_up_every_worker(instance: Instance) -> None:
             bodies = list(pool.map(lambda _: server.graphql("{ __typename }"), range(40)))
             assert all(body == {"data": {"__typename": "Query"}, "_status": 200} for body in bodies)
             sent += len(bodies)
-            served = requests_per_worker(instance.metrics_dir.path)
+            served = requests_per_worker(instance.metrics_dir)
             if len([count for count in served.values() if count > 0]) >= 2:
                 break
-    served = requests_per_worker(instance.metrics_dir.path)
+    served = requests_per_worker(instance.metrics_dir)
     assert len([count for count in served.values() if count > 0]) == 2, served
     assert sum(served.values()) == sent
 

@@ -121,6 +121,7 @@ def test_a_fresh_checkout_starts_in_production_with_strong_secrets(
         APP_ENV="production",
         JWT_SECRET=secrets.token_urlsafe(48),
         SECRET_KEY=secrets.token_urlsafe(48),
+        BCRYPT_ROUNDS="12",  # production refuses less
     )
     # Probes reach the instance directly over HTTP: no redirect to HTTPS for them.
     with launched(checkout, env, tmp_path / "out.log"):

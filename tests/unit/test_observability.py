@@ -22,12 +22,9 @@ from observability.logs import (
     logging_config,
     printable,
 )
-from observability.metrics import (
-    MAX_OPERATION_NAMES,
-    OTHER,
-    Metrics,
+from observability.metrics import MAX_OPERATION_NAMES, OTHER, Metrics, OperationLabels
+from observability.multiproc import (
     MetricsDirInUse,
-    OperationLabels,
     claim_multiprocess_dir,
     prepare_multiprocess_dir,
 )

@@ -51,8 +51,8 @@ def test_fragment_definitions_are_merged_too() -> None:
 def test_count_fields_counts_repeats_typename_and_every_spread() -> None:
     assert count_fields(parse("{ __typename __typename }"), 500) == 2
     spread = "query { ...F ...F } fragment F on Query { __typename viewer { id } }"
-    # Two spreads of a 3-field fragment, plus the fragment definition itself.
-    assert count_fields(parse(spread), 500) == 9
+    # Two spreads of a 3-field fragment (a used fragment is counted per spread only).
+    assert count_fields(parse(spread), 500) == 6
 
 
 def test_count_fields_stops_early_on_exponential_spreads() -> None:

@@ -1,0 +1,85 @@
+"""The metrics directory of one instance, claimed by the launcher before the server starts.
+
+Kept apart from ``observability.metrics`` on purpose: prometheus_client reads
+PROMETHEUS_MULTIPROC_DIR when it is first imported, so the launcher, whose
+workers may be forked from it, must set the variable without importing it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# The multiprocess directory, claimed by the launcher.
+
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class MultiprocessDir:
+    """A metrics directory claimed by this process (and, after exec, by the server)."""
+
+    path: Path
+    lock_fd: int
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {MULTIPROC_ENV: str(self.path)}
+
+    def release(self) -> None:
+        """Give up the claim (the server holds it until it exits otherwise)."""
+        os.close(self.lock_fd)
+
+
+class MetricsDirInUse(RuntimeError):
+    """Another running instance holds this runtime directory's metrics."""
+
+
+def claim_multiprocess_dir(runtime_dir: str | Path | None) -> MultiprocessDir:
+    """Lock, wipe and create ``<runtime_dir>/metrics`` (a fresh temporary one without it).
+
+    The lock is an flock on ``<runtime_dir>/metrics.lock``, inheritable, so it
+    stays held across the launcher's exec into the server and its forks, and is
+    released when the last of them exits. A second instance pointed at the same
+    runtime directory is refused instead of wiping the first one's files.
+    """
+    parent = Path(runtime_dir) if runtime_dir else Path(tempfile.mkdtemp(prefix="posts-api-"))
+    parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    lock_fd = os.open(parent / "metrics.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(lock_fd)
+        raise MetricsDirInUse(
+            f"{parent / 'metrics'} belongs to another running instance: "
+            "give each instance its own POSTS_RUNTIME_DIR"
+        ) from None
+    os.set_inheritable(lock_fd, True)
+    path = parent / "metrics"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(mode=0o700)
+    return MultiprocessDir(path=path, lock_fd=lock_fd)
+
+
+def prepare_multiprocess_dir(
+    runtime_dir: str | Path | None, environ: Mapping[str, str] = os.environ
+) -> dict[str, str]:
+    """The environment the server needs for metrics (nothing when METRICS_ENABLED is off).
+
+    For the launcher, right before it execs the server: prometheus_client reads
+    PROMETHEUS_MULTIPROC_DIR when the workers first import it. A runtime directory
+    another running instance holds stops the launcher with one line.
+    """
+    if environ.get("METRICS_ENABLED", "").strip().lower() not in _TRUE:
+        return {}
+    try:
+        return claim_multiprocess_dir(runtime_dir).env
+    except MetricsDirInUse as exc:
+        raise SystemExit(f"posts-api: {exc}") from None  # one line, no traceback

@@ -11,7 +11,7 @@ from config.settings import *  # noqa: F403 - the server's settings, then the ba
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 ROOT_URLCONF = "bench.references.django_urls"
-INSTALLED_APPS: list[str] = []
-MIDDLEWARE: list[str] = []
-DATABASES: dict[str, dict[str, str]] = {}
+INSTALLED_APPS = []
+MIDDLEWARE = []
+DATABASES = {}
 USE_TZ = True

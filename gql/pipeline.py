@@ -43,7 +43,7 @@ from gql.compat import core_schema, execute_document
 from gql.context import NOT_AUTHENTICATED, Context
 from gql.errors import shape_error
 from gql.response_cache import ResponseCache
-from gql.rules import count_fields, merge_identical_fields, validation_rules
+from gql.rules import measure, merge_identical_fields, validation_rules
 from gql.schema import schema
 from gql.trusted import load_manifest
 from observability.context import annotate
@@ -296,18 +296,27 @@ class Pipeline:
         except GraphQLError as exc:
             return Refusal(ErrorCode.BAD_USER_INPUT, exc.message)
         limit = settings.GRAPHQL_MAX_FIELDS
-        if count_fields(document, limit) > limit:
+        shape = measure(document, limit)
+        if shape.fields > limit:
             return Refusal(
                 ErrorCode.BAD_USER_INPUT,
                 f"The document selects more than {limit} fields",
                 maxFields=limit,
             )
+        if shape.aliases > settings.GRAPHQL_MAX_ALIASES:
+            return Refusal(
+                ErrorCode.BAD_USER_INPUT,
+                f"The document has more than {settings.GRAPHQL_MAX_ALIASES} aliases",
+                maxAliases=settings.GRAPHQL_MAX_ALIASES,
+            )
+        if shape.depth > settings.GRAPHQL_MAX_DEPTH:
+            return Refusal(
+                ErrorCode.BAD_USER_INPUT,
+                f"The document exceeds the maximum depth of {settings.GRAPHQL_MAX_DEPTH}",
+                maxDepth=settings.GRAPHQL_MAX_DEPTH,
+            )
         document = merge_identical_fields(document)
-        rules = validation_rules(
-            max_depth=settings.GRAPHQL_MAX_DEPTH,
-            max_aliases=settings.GRAPHQL_MAX_ALIASES,
-            explorer=explorer,
-        )
+        rules = validation_rules(explorer=explorer)
         errors = validate(core_schema(schema), document, rules, hide_suggestions=not explorer)
         if errors:
             return Refusal(ErrorCode.BAD_USER_INPUT, errors[0].message)

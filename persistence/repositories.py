@@ -132,15 +132,24 @@ class UserRepository:
         """Uncount ``post_id`` (if it is the user's) and bump the version; locks the user row.
 
         Runs before the delete, so that every writer of a user's posts takes the
-        user row first (no lock-order deadlocks); the totals subtract nothing
-        when the post is not there.
+        user row first (no lock-order deadlocks). Two statements: the first takes
+        the lock, so the second's reading of the post sees what racing deletes
+        committed meanwhile (one statement would read the post as it was when it
+        began, and a racing delete of the same post would count it twice).
         """
+        locked = self.session.execute(
+            update(User)
+            .where(User.id == user_id)
+            .values(posts_version=User.posts_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if _rowcount(locked) == 0:
+            return False
         own = (Post.id == post_id) & (Post.user_id == user_id)
-        result = self.session.execute(
+        self.session.execute(
             update(User)
             .where(User.id == user_id)
             .values(
-                posts_version=User.posts_version + 1,
                 posts_count=User.posts_count - select(func.count()).where(own).scalar_subquery(),
                 posts_bytes=User.posts_bytes
                 - select(func.coalesce(func.sum(byte_length(Post.text)), 0))
@@ -149,7 +158,7 @@ class UserRepository:
             )
             .execution_options(synchronize_session=False)
         )
-        return _rowcount(result) > 0
+        return True
 
     def post_totals(self, user_id: int) -> tuple[int, int] | None:
         """The user's post count and bytes, or None when there is no such user."""

@@ -113,10 +113,10 @@ def test_add_post_runs_three_statements(api: Api, posting: str, statements: Stat
     assert len(run) == 3, run  # the caller, the quota-checked reservation, the insert
 
 
-def test_delete_post_runs_three_statements(api: Api, posting: str, statements: Statements) -> None:
+def test_delete_post_runs_four_statements(api: Api, posting: str, statements: Statements) -> None:
     post_id = api.posts(posting)[0]["id"]
     run = statements.during(lambda: api.delete_post(post_id, token=posting))
-    assert len(run) == 3, run  # the caller, the release of its totals, the delete
+    assert len(run) == 4, run  # the caller, the user-row lock, the totals, the delete
 
 
 def test_a_document_that_needs_no_caller_runs_no_statement(

@@ -6,7 +6,7 @@ import pytest
 from graphql import parse, print_ast, validate
 
 from gql.compat import core_schema
-from gql.rules import count_fields, merge_identical_fields
+from gql.rules import count_fields, measure, merge_identical_fields
 from gql.schema import schema
 
 
@@ -59,3 +59,30 @@ def test_count_fields_stops_early_on_exponential_spreads() -> None:
     fragments = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(40))
     source = "query { ...F0 } " + fragments + " fragment F40 on Query { __typename }"
     assert count_fields(parse(source), 500) > 500
+
+
+@pytest.mark.parametrize(
+    ("source", "depth"),
+    [
+        ("{ __typename }", 0),
+        ("{ viewer { id } }", 1),
+        ("{ viewer { posts { edges { node { id } } } } }", 4),
+        ("query { ...F } fragment F on Query { viewer { posts { totalCount } } }", 2),
+        ("{ __schema { types { fields { name } } } }", 0),  # introspection is not counted
+    ],
+)
+def test_measure_counts_depth_as_strawberrys_limiter_does(source: str, depth: int) -> None:
+    assert measure(parse(source), 500).depth == depth
+
+
+def test_measure_counts_aliases_per_spread() -> None:
+    source = "query { ...F ...F } fragment F on Query { a: __typename b: __typename }"
+    assert measure(parse(source), 500).aliases == 4
+
+
+def test_measure_reads_nested_spreads_once_each() -> None:
+    fragments = ["fragment F0 on Query { viewer { id } }"]
+    fragments += [f"fragment F{n} on Query {{ ...F{n - 1} ...F{n - 1} }}" for n in range(1, 30)]
+    shape = measure(parse("query { ...F29 } " + " ".join(fragments)), 10**12)
+    assert shape.fields == 2 * 2**29  # counted without expanding 2**29 spreads
+    assert shape.depth == 1

@@ -26,7 +26,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from observability.multiproc import prepare_multiprocess_dir
+from observability.multiproc import pid_alive, prepare_multiprocess_dir
 
 PROJECT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
@@ -95,23 +95,13 @@ def prepare_runtime_dir(var_dir: Path, port: int) -> Path:
     base.mkdir(mode=0o700, parents=True, exist_ok=True)
     for stale in base.iterdir():
         pid = stale.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
     path = base / f"{port}-{os.getpid()}"
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(mode=0o700)
     (path / "ready").mkdir()
     return path
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 # --------------------------------------------------------------------------- servers

@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 from cachetools import TTLCache
 
+from resolvers_services.post_cache import byte_bounded_ttl_cache
+
 # A key: user id, posts version, document sha256, operation name, canonical variables.
 Key = tuple[int, int, str, str | None, bytes]
 
@@ -33,8 +35,8 @@ class ResponseCache:
         self.max_bytes = max(max_bytes, 1)
         # cachetools caches are not thread-safe; every access holds this lock.
         self._lock = threading.Lock()
-        self._bodies: TTLCache[Key, bytes] = TTLCache(
-            maxsize=self.max_bytes, ttl=max(ttl_seconds, 0), timer=timer, getsizeof=_size
+        self._bodies: TTLCache[Key, bytes] = byte_bounded_ttl_cache(
+            ttl_seconds=ttl_seconds, max_bytes=max_bytes, getsizeof=_size, timer=timer
         )
 
     def get(self, key: Key) -> bytes | None:

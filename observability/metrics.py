@@ -36,7 +36,7 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from observability.multiproc import MULTIPROC_ENV
+from observability.multiproc import MULTIPROC_ENV, pid_alive
 
 # Anonymous operations, names that are not GraphQL names of a sane length, and
 # names past the first MAX_OPERATION_NAMES distinct ones share this label, so a
@@ -150,16 +150,6 @@ def _operation_names_in(directory: str) -> set[str]:
     return names
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _forget_dead_workers(directory: str) -> None:
     """Drop the live gauges of workers that exited, whichever server ran them."""
     pids = set()
@@ -168,7 +158,7 @@ def _forget_dead_workers(directory: str) -> None:
         if suffix.isdigit():
             pids.add(int(suffix))
     for pid in pids:
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             mark_process_dead(pid, directory)  # type: ignore[no-untyped-call] # untyped upstream
 
 

@@ -17,6 +17,18 @@ from pathlib import Path
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
+
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` exists (whoever owns it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 # The multiprocess directory, claimed by the launcher.
 
 _TRUE = {"1", "true", "yes", "on"}

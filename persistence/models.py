@@ -62,6 +62,14 @@ def _require(condition: bool, message: str) -> None:
         raise ValueError(message)
 
 
+def _address_key(value: str) -> str:
+    _require(
+        isinstance(value, str) and 1 <= len(value) <= ADDRESS_KEY_MAX_CHARS,
+        "address must be 1..45 characters",
+    )
+    return value
+
+
 class CreatedAt:
     """A required creation time, set by the service (UTC, naive in the database)."""
 
@@ -331,11 +339,7 @@ class KnownAddress(Base):
 
     @validates("address")
     def _validate_address(self, _key: str, value: str) -> str:
-        _require(
-            isinstance(value, str) and 1 <= len(value) <= ADDRESS_KEY_MAX_CHARS,
-            "address must be 1..45 characters",
-        )
-        return value
+        return _address_key(value)
 
     @validates("last_login_at")
     def _validate_time(self, _key: str, value: datetime) -> datetime:
@@ -360,11 +364,7 @@ class AuthRequestCount(Base):
 
     @validates("address")
     def _validate_address(self, _key: str, value: str) -> str:
-        _require(
-            isinstance(value, str) and 1 <= len(value) <= ADDRESS_KEY_MAX_CHARS,
-            "address must be 1..45 characters",
-        )
-        return value
+        return _address_key(value)
 
     @validates("window_start")
     def _validate_window_start(self, _key: str, value: datetime) -> datetime:

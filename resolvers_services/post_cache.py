@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from cachetools import TTLCache
 from django.conf import settings
@@ -37,6 +38,23 @@ def _entry_size(entry: _Entry) -> int:
     return entry.size
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def byte_bounded_ttl_cache(
+    *,
+    ttl_seconds: float,
+    max_bytes: int,
+    getsizeof: Callable[[V], int],
+    timer: Callable[[], float] = time.monotonic,
+) -> TTLCache[K, V]:
+    """A cachetools TTLCache whose bound is the bytes of its values (``getsizeof``)."""
+    return TTLCache(
+        maxsize=max(max_bytes, 1), ttl=max(ttl_seconds, 0), timer=timer, getsizeof=getsizeof
+    )
+
+
 class PostsCache:
     """Thread-safe TTL cache of each user's posts, bounded by an estimate of their bytes."""
 
@@ -47,8 +65,8 @@ class PostsCache:
         self.max_bytes = max(max_bytes, 1)
         # cachetools caches are not thread-safe; every access holds this lock.
         self._lock = threading.Lock()
-        self._entries: TTLCache[int, _Entry] = TTLCache(
-            maxsize=self.max_bytes, ttl=max(ttl_seconds, 0), timer=timer, getsizeof=_entry_size
+        self._entries: TTLCache[int, _Entry] = byte_bounded_ttl_cache(
+            ttl_seconds=ttl_seconds, max_bytes=max_bytes, getsizeof=_entry_size, timer=timer
         )
         self.hits = 0
         self.misses = 0

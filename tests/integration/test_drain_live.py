@@ -75,8 +75,14 @@ def test_sigterm_finishes_the_request_in_flight_then_refuses_and_exits(server: S
     terminated = time.monotonic()
     server.process.send_signal(signal.SIGTERM)
 
-    # Draining: still answering during the drain delay, but no longer ready.
-    assert _readyz(server) == (503, {"status": "draining"})
+    # Draining: still answering during the drain delay, but no longer ready (the
+    # signal reaches the server asynchronously: give it a moment, well inside the delay).
+    deadline = time.monotonic() + DRAIN_DELAY_SECONDS / 2
+    answer = _readyz(server)
+    while answer != (503, {"status": "draining"}) and time.monotonic() < deadline:
+        time.sleep(0.05)
+        answer = _readyz(server)
+    assert answer == (503, {"status": "draining"})
 
     # After the delay the listener is gone, although the signup is still running.
     time.sleep(DRAIN_DELAY_SECONDS + 0.5)

@@ -15,7 +15,7 @@ from cachetools import LRUCache
 from persistence.errors import AlreadyExists
 from persistence.uow import UnitOfWork
 from resolvers_services.clock import utcnow
-from resolvers_services.transactions import run_in_transaction
+from resolvers_services.transactions import retry_transaction
 
 
 class DocumentStore:
@@ -34,31 +34,16 @@ class DocumentStore:
         if document is not None:
             return document
 
-        def find(uow: UnitOfWork) -> str | None:
-            # Touch first: on SQLite a transaction that writes before it reads can
-            # wait for the write lock; the stamp keeps used documents from eviction.
-            if not uow.persisted_queries.touch(sha256, utcnow()):
-                return None
-            found = uow.persisted_queries.get(sha256)
-            uow.commit()
-            return found
-
-        document = run_in_transaction(uow, find)
+        document = _find(uow, sha256=sha256)
         if document is not None:
             self._remember(sha256, document)
         return document
 
     def register(self, *, uow: UnitOfWork, sha256: str, document: str) -> None:
         """Store a document that parsed and validated; evict the least recently used."""
-
-        def store(uow: UnitOfWork) -> None:
-            uow.persisted_queries.add(sha256=sha256, document=document, now=utcnow())
-            uow.persisted_queries.evict_beyond(self.max_documents)
-            uow.commit()
-
         # Another request (or instance) may have registered it first: the same text.
         with contextlib.suppress(AlreadyExists):
-            run_in_transaction(uow, store)
+            _store(uow, sha256=sha256, document=document, keep=self.max_documents)
         self._remember(sha256, document)
 
     def _remember(self, sha256: str, document: str) -> None:
@@ -69,3 +54,23 @@ class DocumentStore:
         """Forget this process's copies (the shared table keeps them)."""
         with self._lock:
             self._recent.clear()
+
+
+@retry_transaction
+def _find(uow: UnitOfWork, *, sha256: str) -> str | None:
+    with uow:
+        # Touch first: on SQLite a transaction that writes before it reads can
+        # wait for the write lock; the stamp keeps used documents from eviction.
+        if not uow.persisted_queries.touch(sha256, utcnow()):
+            return None
+        found = uow.persisted_queries.get(sha256)
+        uow.commit()
+    return found
+
+
+@retry_transaction
+def _store(uow: UnitOfWork, *, sha256: str, document: str, keep: int) -> None:
+    with uow:
+        uow.persisted_queries.add(sha256=sha256, document=document, now=utcnow())
+        uow.persisted_queries.evict_beyond(keep)
+        uow.commit()

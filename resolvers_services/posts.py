@@ -11,7 +11,7 @@ from persistence.repositories import PostRow
 from persistence.uow import UnitOfWork
 from resolvers_services.clock import utcnow
 from resolvers_services.post_cache import get_posts_cache
-from resolvers_services.transactions import run_in_transaction
+from resolvers_services.transactions import retry_transaction
 from schemas.errors import DomainError, ErrorCode
 from schemas.ids import POST_TYPE, USER_TYPE, NodeRef
 from schemas.posts import (
@@ -67,9 +67,14 @@ def _quota_exceeded(uow: UnitOfWork, user: Principal, size: int) -> DomainError:
 
 def post_create(*, uow: UnitOfWork, user: Principal, data: PostCreateInput) -> PostOut:
     """Store a new post for ``user`` within their quotas and return it."""
-    size = utf8_size(data.text)
+    created = _create(uow, user=user, text=data.text, size=utf8_size(data.text))
+    get_posts_cache().discard(user.id)
+    return created
 
-    def create(uow: UnitOfWork) -> PostOut:
+
+@retry_transaction
+def _create(uow: UnitOfWork, *, user: Principal, text: str, size: int) -> PostOut:
+    with uow:
         # Counting the post first locks the user row before the posts table is
         # touched: concurrent writers for one user queue there (no deadlock on the
         # foreign-key check), cannot overshoot a quota, and every reader keyed by
@@ -82,15 +87,9 @@ def post_create(*, uow: UnitOfWork, user: Principal, data: PostCreateInput) -> P
         )
         if not reserved:
             raise _quota_exceeded(uow, user, size)
-        post = uow.posts.add(user_id=user.id, text=data.text, created_at=utcnow())
+        post = uow.posts.add(user_id=user.id, text=text, created_at=utcnow())
         uow.commit()
-        return PostOut.from_row(
-            id=post.id, text=data.text, created_at=post.created_at.replace(tzinfo=UTC)
-        )
-
-    created = run_in_transaction(uow, create)
-    get_posts_cache().discard(user.id)
-    return created
+    return PostOut.from_row(id=post.id, text=text, created_at=post.created_at.replace(tzinfo=UTC))
 
 
 def post_list(*, uow: UnitOfWork, user: Principal) -> tuple[PostOut, ...]:
@@ -99,9 +98,15 @@ def post_list(*, uow: UnitOfWork, user: Principal) -> tuple[PostOut, ...]:
     cached = cache.get(user.id, user.posts_version)
     if cached is not None:
         return cached
-    posts = run_in_transaction(uow, lambda uow: _posts_out(uow.posts.list_for_user(user.id)))
+    posts = _list(uow, user_id=user.id)
     cache.put(user.id, user.posts_version, posts)
     return posts
+
+
+@retry_transaction
+def _list(uow: UnitOfWork, *, user_id: int) -> tuple[PostOut, ...]:
+    with uow:  # reads only
+        return _posts_out(uow.posts.list_for_user(user_id))
 
 
 def post_page(*, uow: UnitOfWork, user: Principal, data: PostPageInput) -> PostPage:
@@ -114,12 +119,7 @@ def post_page(*, uow: UnitOfWork, user: Principal, data: PostPageInput) -> PostP
     """
     size = data.size
     backward = data.last is not None
-    rows = run_in_transaction(
-        uow,
-        lambda uow: uow.posts.page_for_user(
-            user.id, limit=size + 1, after=data.after, before=data.before, backward=backward
-        ),
-    )
+    rows = _page(uow, user_id=user.id, data=data, limit=size + 1, backward=backward)
     more = len(rows) > size
     if more:
         rows = rows[1:] if backward else rows[:size]
@@ -131,24 +131,40 @@ def post_page(*, uow: UnitOfWork, user: Principal, data: PostPageInput) -> PostP
     )
 
 
+@retry_transaction
+def _page(
+    uow: UnitOfWork, *, user_id: int, data: PostPageInput, limit: int, backward: bool
+) -> Sequence[PostRow]:
+    with uow:  # reads only
+        return uow.posts.page_for_user(
+            user_id, limit=limit, after=data.after, before=data.before, backward=backward
+        )
+
+
 def post_delete(*, uow: UnitOfWork, user: Principal, data: PostDeleteInput) -> int:
     """Delete one of ``user``'s own posts; NOT_FOUND if there is no such post of theirs."""
     if data.post.type_name != POST_TYPE:  # a user's id, say: never one of their posts
         raise DomainError(ErrorCode.NOT_FOUND, POST_NOT_FOUND, fields={"postId": "not found"})
-    post_id = data.post.key
+    _delete(uow, user=user, post_id=data.post.key)
+    get_posts_cache().discard(user.id)
+    return data.post.key
 
-    def delete(uow: UnitOfWork) -> int:
+
+@retry_transaction
+def _delete(uow: UnitOfWork, *, user: Principal, post_id: int) -> None:
+    with uow:
         if not uow.users.release_post(user_id=user.id, post_id=post_id):
             raise _gone()
         if not uow.posts.delete(post_id=post_id, user_id=user.id):
-            # Rolling back undoes the version bump: nothing changed.
+            # Leaving without a commit rolls the version bump back: nothing changed.
             raise DomainError(ErrorCode.NOT_FOUND, POST_NOT_FOUND, fields={"postId": "not found"})
         uow.commit()
-        return post_id
 
-    deleted = run_in_transaction(uow, delete)
-    get_posts_cache().discard(user.id)
-    return deleted
+
+@retry_transaction
+def _get_many(uow: UnitOfWork, *, user_id: int, post_ids: list[int]) -> Sequence[PostRow]:
+    with uow:  # reads only
+        return uow.posts.get_many(user_id, post_ids)
 
 
 def node_lookup(
@@ -161,7 +177,7 @@ def node_lookup(
     post_ids = [ref.key for ref in refs if ref.type_name == POST_TYPE]
     found: dict[int, PostOut] = {}
     if post_ids:
-        rows = run_in_transaction(uow, lambda uow: uow.posts.get_many(user.id, post_ids))
+        rows = _get_many(uow, user_id=user.id, post_ids=post_ids)
         found = {post.id: post for post in _posts_out(rows)}
     me = UserOut(id=user.id, email=user.email)
     resolved: list[UserOut | PostOut | None] = []

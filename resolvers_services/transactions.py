@@ -1,10 +1,8 @@
 """Retrying a transaction when the database asks for it (deadlock, lock timeout).
 
-Two shapes, one policy. ``@retry_transaction`` decorates a function whose body
-holds one ``with uow: ... uow.commit()`` block, so the transaction stays visible
-where it is owned and the whole function runs again on a conflict.
-``run_in_transaction`` runs a callable inside ``with uow:`` (kept for callers
-that pass one).
+``@retry_transaction`` decorates a function whose body holds one ``with uow:
+... uow.commit()`` block, so the transaction stays visible where it is owned and
+the whole function runs again on a conflict.
 """
 
 from __future__ import annotations
@@ -17,7 +15,6 @@ from typing import ParamSpec, TypeVar
 
 from observability.metrics import record_db_error
 from persistence.errors import DatabaseUnavailable, TransientError
-from persistence.uow import UnitOfWork
 from schemas.errors import DomainError, ErrorCode
 
 P = ParamSpec("P")
@@ -65,13 +62,3 @@ def retry_transaction(function: Callable[P, T]) -> Callable[P, T]:
         return _with_retries(lambda: function(*args, **kwargs))
 
     return retried
-
-
-def run_in_transaction(uow: UnitOfWork, work: Callable[[UnitOfWork], T]) -> T:
-    """Run ``work`` inside ``with uow:``, retrying a deadlock or lock timeout a few times."""
-
-    def once() -> T:
-        with uow:
-            return work(uow)
-
-    return _with_retries(once)

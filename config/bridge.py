@@ -49,6 +49,9 @@ log = logging.getLogger("config.bridge")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Response = tuple[int, list[tuple[str, str]], bytes]
 JSON = ("content-type", "application/json")
+# Bodies larger than this are sent in chunks of STREAM_CHUNK_BYTES (see __rsgi__).
+STREAM_ABOVE_BYTES = 1024 * 1024
+STREAM_CHUNK_BYTES = 256 * 1024
 
 
 def error_body(message: str, code: ErrorCode, **extensions: object) -> bytes:
@@ -181,7 +184,15 @@ class BufferedWSGIBridge:
             message = "Internal server error"
             status, headers = 500, [JSON]
             content = error_body(message, ErrorCode.INTERNAL_SERVER_ERROR)
-        protocol.response_bytes(status, headers, content)
+        if len(content) <= STREAM_ABOVE_BYTES:
+            protocol.response_bytes(status, headers, content)
+            return
+        # granian copies a body it is handed whole: a 64 MiB getPosts would be held
+        # twice until sent. Streamed, it is copied a chunk at a time, and a slow
+        # reader holds only this coroutine (the Content-Length header still frames it).
+        transport = protocol.response_stream(status, headers)
+        for start in range(0, len(content), STREAM_CHUNK_BYTES):
+            await transport.send_bytes(content[start : start + STREAM_CHUNK_BYTES])
 
     async def _read_body(self, scope: Any, protocol: Any) -> bytes:
         limit = self.max_body_bytes

@@ -11,9 +11,29 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Any, TypeGuard, cast
 
+import orjson
 import strawberry
-from graphql import DocumentNode, ExecutionResult, GraphQLSchema, execute
+from graphql import DocumentNode, ExecutionResult, GraphQLLeafType, GraphQLSchema, execute
 from strawberry.execution import optimized_is_awaitable
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from schemas.posts import JsonText
+
+
+class WireExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's execution context, writing a :class:`JsonText` leaf as it is.
+
+    A listed post's text is already its JSON literal; completed as an
+    ``orjson.Fragment``, the response encoder copies it into the body as is, so
+    the text is never a str again (schemas/posts.py says why that matters). Only
+    String fields carry JsonText, so the type check graphql-core would do holds.
+    """
+
+    @staticmethod
+    def complete_leaf_value(return_type: GraphQLLeafType, result: Any) -> Any:
+        if type(result) is JsonText:
+            return orjson.Fragment(result.literal)
+        return StrawberryGraphQLCoreExecutionContext.complete_leaf_value(return_type, result)
 
 
 def _never_async_iterable(_value: Any) -> TypeGuard[AsyncIterable[Any]]:

@@ -7,6 +7,7 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from gql.accounts import AccountMutations, AccountQueries
+from gql.compat import WireExecutionContext
 from gql.posts import PostMutations, PostQueries
 from gql.relay import RelayQueries
 
@@ -31,4 +32,4 @@ class Schema(strawberry.Schema):
         return None
 
 
-schema = Schema(query=Query, mutation=Mutation)
+schema = Schema(query=Query, mutation=Mutation, execution_context_class=WireExecutionContext)

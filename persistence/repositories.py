@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Row, bindparam, case, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    LargeBinary,
+    Row,
+    bindparam,
+    case,
+    cast,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -41,8 +52,13 @@ def _not_before(column: InstrumentedAttribute[datetime], now: datetime) -> Colum
 
 
 # What a post is shown with: plain columns, no ORM identity map on the read path.
-_POST_COLUMNS = (Post.id, Post.text, Post.created_at)
-PostRow = Row[int, str, datetime]  # id, text, created_at
+# The text comes as its UTF-8 bytes (1 byte a character for ASCII, where a str
+# with one emoji takes 4): the service turns each into its JSON literal.
+_POST_COLUMNS = (Post.id, cast(Post.text, LargeBinary).label("text"), Post.created_at)
+PostRow = Row[int, bytes, datetime]  # id, text as UTF-8, created_at
+# Rows are fetched a few at a time (a server-side cursor on MySQL): a page of
+# 1 MiB posts is never all in memory twice, as driver rows and as the result.
+_STREAM = {"yield_per": 4}
 
 
 # The caller lookup runs on every authenticated request: built once, executed with
@@ -181,13 +197,17 @@ class PostRepository:
         self.session.flush()
         return post
 
-    def list_for_user(self, user_id: int) -> Sequence[PostRow]:
-        """Every post of ``user_id``, newest first, as (id, text, created_at) rows."""
-        return self.session.execute(
+    def list_for_user(self, user_id: int) -> Iterator[PostRow]:
+        """Every post of ``user_id``, newest first, as (id, text, created_at) rows.
+
+        Streamed: consume it inside the unit of work.
+        """
+        yield from self.session.execute(
             select(*_POST_COLUMNS)
             .where(Post.user_id == user_id)
-            .order_by(Post.created_at.desc(), Post.id.desc())
-        ).all()
+            .order_by(Post.created_at.desc(), Post.id.desc()),
+            execution_options=_STREAM,
+        )
 
     def page_for_user(
         self,
@@ -197,11 +217,12 @@ class PostRepository:
         after: PostCursor | None,
         before: PostCursor | None,
         backward: bool,
-    ) -> Sequence[PostRow]:
-        """Up to ``limit`` posts strictly between the cursors, newest first.
+    ) -> Iterator[PostRow]:
+        """Up to ``limit`` posts strictly between the cursors, nearest the cursor first.
 
-        ``backward`` takes the ``limit`` nearest ``before`` instead of the nearest
-        ``after``. One range scan of the (user_id, created_at, id) index.
+        Newest first, or with ``backward`` the ``limit`` nearest ``before``, oldest
+        first. One range scan of the (user_id, created_at, id) index, streamed:
+        consume it inside the unit of work.
         """
         query = select(*_POST_COLUMNS).where(Post.user_id == user_id)
         if after is not None:  # older than the cursor
@@ -215,17 +236,18 @@ class PostRepository:
                 | ((Post.created_at == before.created_at) & (Post.id > before.id))
             )
         if backward:
-            query = query.order_by(Post.created_at.asc(), Post.id.asc()).limit(limit)
-            return list(reversed(self.session.execute(query).all()))
-        query = query.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit)
-        return self.session.execute(query).all()
+            query = query.order_by(Post.created_at.asc(), Post.id.asc())
+        else:
+            query = query.order_by(Post.created_at.desc(), Post.id.desc())
+        yield from self.session.execute(query.limit(limit), execution_options=_STREAM)
 
-    def get_many(self, user_id: int, post_ids: Sequence[int]) -> Sequence[PostRow]:
-        """Those of ``post_ids`` that ``user_id`` owns."""
+    def get_many(self, user_id: int, post_ids: Sequence[int]) -> Iterator[PostRow]:
+        """Those of ``post_ids`` that ``user_id`` owns (streamed: consume it inside the
+        unit of work)."""
         if not post_ids:
-            return []
+            return
         query = select(*_POST_COLUMNS).where(Post.user_id == user_id, Post.id.in_(post_ids))
-        return self.session.execute(query).all()
+        yield from self.session.execute(query, execution_options=_STREAM)
 
     def delete(self, *, post_id: int, user_id: int) -> bool:
         """Delete the post if ``user_id`` owns it; False when there was none to delete."""

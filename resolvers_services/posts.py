@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC
 
 from django.conf import settings
@@ -15,6 +15,7 @@ from resolvers_services.transactions import retry_transaction
 from schemas.errors import DomainError, ErrorCode
 from schemas.ids import POST_TYPE, USER_TYPE, NodeRef
 from schemas.posts import (
+    JsonText,
     PostCreateInput,
     PostDeleteInput,
     PostOut,
@@ -29,11 +30,14 @@ POST_NOT_FOUND = "Post not found"
 
 def _post_out(row: PostRow) -> PostOut:
     # The database keeps naive UTC; the API shows an explicit zone.
-    post_id, text, created_at = row
-    return PostOut.from_row(id=post_id, text=text, created_at=created_at.replace(tzinfo=UTC))
+    post_id, raw, created_at = row
+    return PostOut.from_row(
+        id=post_id, text=JsonText.from_utf8(raw), created_at=created_at.replace(tzinfo=UTC)
+    )
 
 
-def _posts_out(rows: Sequence[PostRow]) -> tuple[PostOut, ...]:
+def _posts_out(rows: Iterable[PostRow]) -> tuple[PostOut, ...]:
+    # One pass: each row's bytes become its JSON literal and are dropped before the next.
     return tuple(_post_out(row) for row in rows)
 
 
@@ -119,12 +123,14 @@ def post_page(*, uow: UnitOfWork, user: Principal, data: PostPageInput) -> PostP
     """
     size = data.size
     backward = data.last is not None
-    rows = _page(uow, user_id=user.id, data=data, limit=size + 1, backward=backward)
-    more = len(rows) > size
+    posts = _page(uow, user_id=user.id, data=data, limit=size + 1, backward=backward)
+    more = len(posts) > size
     if more:
-        rows = rows[1:] if backward else rows[:size]
+        posts = posts[:size]
+    if backward:  # fetched nearest `before` first, that is oldest first
+        posts = posts[::-1]
     return PostPage(
-        posts=_posts_out(rows),
+        posts=posts,
         has_next_page=more and not backward,
         has_previous_page=more and backward,
         total_count=user.posts_count,
@@ -134,10 +140,12 @@ def post_page(*, uow: UnitOfWork, user: Principal, data: PostPageInput) -> PostP
 @retry_transaction
 def _page(
     uow: UnitOfWork, *, user_id: int, data: PostPageInput, limit: int, backward: bool
-) -> Sequence[PostRow]:
+) -> tuple[PostOut, ...]:
     with uow:  # reads only
-        return uow.posts.page_for_user(
-            user_id, limit=limit, after=data.after, before=data.before, backward=backward
+        return _posts_out(
+            uow.posts.page_for_user(
+                user_id, limit=limit, after=data.after, before=data.before, backward=backward
+            )
         )
 
 
@@ -162,9 +170,9 @@ def _delete(uow: UnitOfWork, *, user: Principal, post_id: int) -> None:
 
 
 @retry_transaction
-def _get_many(uow: UnitOfWork, *, user_id: int, post_ids: list[int]) -> Sequence[PostRow]:
+def _get_many(uow: UnitOfWork, *, user_id: int, post_ids: list[int]) -> tuple[PostOut, ...]:
     with uow:  # reads only
-        return uow.posts.get_many(user_id, post_ids)
+        return _posts_out(uow.posts.get_many(user_id, post_ids))
 
 
 def node_lookup(
@@ -177,8 +185,7 @@ def node_lookup(
     post_ids = [ref.key for ref in refs if ref.type_name == POST_TYPE]
     found: dict[int, PostOut] = {}
     if post_ids:
-        rows = _get_many(uow, user_id=user.id, post_ids=post_ids)
-        found = {post.id: post for post in _posts_out(rows)}
+        found = {post.id: post for post in _get_many(uow, user_id=user.id, post_ids=post_ids)}
     me = UserOut(id=user.id, email=user.email)
     resolved: list[UserOut | PostOut | None] = []
     for ref in refs:

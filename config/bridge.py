@@ -41,6 +41,7 @@ from urllib.parse import unquote_to_bytes
 from django.conf import settings
 
 from config import readiness
+from config.memory import release_free_memory
 from config.wsgi import application as django_application
 from schemas.errors import ErrorCode
 
@@ -193,6 +194,8 @@ class BufferedWSGIBridge:
         transport = protocol.response_stream(status, headers)
         for start in range(0, len(content), STREAM_CHUNK_BYTES):
             await transport.send_bytes(content[start : start + STREAM_CHUNK_BYTES])
+        del content
+        release_free_memory()
 
     async def _read_body(self, scope: Any, protocol: Any) -> bytes:
         limit = self.max_body_bytes

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from config.bridge import environ_for
+from config.bridge import (
+    STREAM_ABOVE_BYTES,
+    STREAM_CHUNK_BYTES,
+    BufferedWSGIBridge,
+    environ_for,
+)
 
 
 @dataclass
@@ -62,3 +70,73 @@ def test_repeated_headers_are_joined_and_addresses_split() -> None:
     assert environ["HTTP_X_FORWARDED_FOR"] == "1.1.1.1,2.2.2.2"
     assert (environ["REMOTE_ADDR"], environ["REMOTE_PORT"]) == ("::1", "4242")
     assert (environ["SERVER_NAME"], environ["SERVER_PORT"]) == ("127.0.0.1", "8000")
+
+
+class Transport:
+    def __init__(self, sent: list[bytes]) -> None:
+        self.sent = sent
+
+    async def send_bytes(self, data: bytes) -> None:
+        self.sent.append(data)
+
+
+@dataclass
+class Protocol:
+    """Records how a response went out: whole, or as a stream of chunks."""
+
+    request_body: bytes = b""
+    whole: list[bytes] = field(default_factory=list)
+    chunks: list[bytes] = field(default_factory=list)
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    async def __call__(self) -> bytes:
+        return self.request_body
+
+    def __aiter__(self) -> Protocol:
+        self._done = False
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._done or not self.request_body:
+            raise StopAsyncIteration
+        self._done = True
+        return self.request_body
+
+    def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.headers = headers
+        self.whole.append(body)
+
+    def response_stream(self, status: int, headers: list[tuple[str, str]]) -> Transport:
+        self.headers = headers
+        return Transport(self.chunks)
+
+
+def _serve(body: bytes) -> Protocol:
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
+
+    bridge = BufferedWSGIBridge(app, max_body_bytes=1024, body_timeout=5, threads=1)
+    protocol = Protocol()
+
+    async def run() -> None:
+        bridge._executor = ThreadPoolExecutor(1)
+        await bridge.__rsgi__(Scope(method="GET"), protocol)
+        bridge._executor.shutdown()
+
+    asyncio.run(run())
+    return protocol
+
+
+def test_a_small_response_is_handed_over_whole() -> None:
+    protocol = _serve(b"x" * 1000)
+    assert protocol.whole == [b"x" * 1000]
+    assert protocol.chunks == []
+
+
+def test_a_large_response_is_streamed_in_chunks_so_the_server_never_copies_it_whole() -> None:
+    body = bytes(range(256)) * (STREAM_ABOVE_BYTES // 256 * 3)
+    protocol = _serve(body)
+    assert protocol.whole == []
+    assert b"".join(protocol.chunks) == body
+    assert max(len(chunk) for chunk in protocol.chunks) == STREAM_CHUNK_BYTES

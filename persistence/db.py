@@ -15,6 +15,7 @@ _lock = threading.Lock()
 _engine: Engine | None = None
 _session_factory: sessionmaker[Session] | None = None
 _probe_engine: Engine | None = None
+_read_engine: Engine | None = None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -27,23 +28,32 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def build_engine(url: str, *, probe: bool = False) -> Engine:
+def build_engine(url: str, *, probe: bool = False, reads: bool = False) -> Engine:
     """Create an engine for ``url`` with the options each supported database needs.
 
     A ``probe`` engine (for health checks) keeps no pool and waits no longer for an
-    answer than for a connection, so a silent server is reported in seconds.
+    answer than for a connection, so a silent server is reported in seconds. A
+    ``reads`` engine serves persistence/reads.py: autocommit connections, nothing
+    to reset when one goes back to the pool, no ping before each use (a read
+    finding its connection dead runs again on a fresh one).
     """
     parsed = make_url(url)
     timeout = settings.DATABASE_TIMEOUT_SECONDS
     query_timeout = timeout if probe else settings.DATABASE_QUERY_TIMEOUT_SECONDS
     no_pool: dict[str, Any] = {"poolclass": NullPool} if probe else {}
+    autocommit: dict[str, Any] = (
+        {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if reads else {}
+    )
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
             url,
             connect_args={"timeout": timeout, "check_same_thread": False},
             **no_pool,
+            **autocommit,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        if reads:
+            return engine
         # pysqlite's own transaction handling is replaced by an explicit BEGIN
         # (SQLAlchemy docs, "Serializable isolation / Savepoints / Transactional
         # DDL"). BEGIN is deferred, so every write transaction here starts with a
@@ -60,14 +70,14 @@ def build_engine(url: str, *, probe: bool = False) -> Engine:
             **(
                 no_pool
                 or {
-                    "pool_pre_ping": True,
+                    "pool_pre_ping": not reads,
                     "pool_recycle": 280,
                     "pool_size": 10,
                     "max_overflow": 20,
                     "pool_timeout": timeout,
                 }
             ),
-            isolation_level="READ COMMITTED",
+            **(autocommit or {"isolation_level": "READ COMMITTED"}),
             connect_args={
                 "connect_timeout": timeout,
                 "read_timeout": query_timeout,
@@ -88,6 +98,16 @@ def get_engine() -> Engine:
     return _engine
 
 
+def get_read_engine() -> Engine:
+    """The process-wide engine of one-statement reads (persistence/reads.py)."""
+    global _read_engine
+    if _read_engine is None:
+        with _lock:
+            if _read_engine is None:
+                _read_engine = build_engine(settings.DATABASE_URL, reads=True)
+    return _read_engine
+
+
 def get_session_factory() -> sessionmaker[Session]:
     """The process-wide session factory, bound to :func:`get_engine`."""
     global _session_factory
@@ -101,12 +121,12 @@ def get_session_factory() -> sessionmaker[Session]:
 
 def reset_engine() -> None:
     """Dispose of the engine so the next use reads settings again (tests, forks)."""
-    global _engine, _session_factory, _probe_engine
+    global _engine, _session_factory, _probe_engine, _read_engine
     with _lock:
-        for engine in (_engine, _probe_engine):
+        for engine in (_engine, _probe_engine, _read_engine):
             if engine is not None:
                 engine.dispose()
-        _engine = _probe_engine = None
+        _engine = _probe_engine = _read_engine = None
         _session_factory = None
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -29,6 +30,7 @@ from persistence.models import (
     User,
     UserSession,
 )
+from persistence.reads import OneStatementRead
 from persistence.types import byte_length
 from schemas.ids import PostCursor
 from schemas.sessions import SessionIn
@@ -61,9 +63,8 @@ PostRow = Row[int, bytes, datetime]  # id, text as UTF-8, created_at
 _STREAM = {"yield_per": 4}
 
 
-# The caller lookup runs on every authenticated request: built once, executed with
-# parameters on the session's connection (no ORM entity loading, no per-request
-# statement construction).
+# The caller lookup runs on every authenticated request: built and compiled once,
+# run as a one-statement read (persistence/reads.py).
 _CALLER = (
     select(
         User.id,
@@ -81,6 +82,22 @@ _CALLER = (
         UserSession.expires_at > bindparam("now"),
     )
 )
+
+
+def _principal(row: tuple[Any, ...]) -> Principal:
+    user_id, email, posts_version, posts_count, posts_bytes, session_id = row
+    return Principal.model_construct(  # trusted: our own row, read on every request
+        id=user_id,
+        email=email,
+        session_id=session_id,
+        posts_version=posts_version,
+        posts_count=posts_count,
+        posts_bytes=posts_bytes,
+    )
+
+
+# The user behind a live session, in one statement; None if either is gone or ended.
+CALLER = OneStatementRead(_CALLER, _principal)
 
 
 class UserRepository:
@@ -385,24 +402,6 @@ class SessionRepository:
     def get(self, session_id: int) -> UserSession | None:
         """The session with ``session_id``, or None."""
         return self.session.get(UserSession, session_id)
-
-    def caller(self, *, user_id: int, session_id: int, now: datetime) -> Principal | None:
-        """The user behind a live session, in one statement; None if either is gone or ended."""
-        row = (
-            self.session.connection()
-            .execute(_CALLER, {"user_id": user_id, "session_id": session_id, "now": now})
-            .one_or_none()
-        )
-        if row is None:
-            return None
-        return Principal.model_construct(  # trusted: our own row, read on every request
-            id=row.id,
-            email=row.email,
-            session_id=row.session_id,
-            posts_version=row.posts_version,
-            posts_count=row.posts_count,
-            posts_bytes=row.posts_bytes,
-        )
 
     def owner(self, session_id: int) -> User | None:
         """The user a session belongs to."""

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from types import TracebackType
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from persistence.db import get_session_factory
+from persistence.db import get_read_engine, get_session_factory
 from persistence.errors import AlreadyExists, DatabaseUnavailable, PersistenceError, TransientError
 from persistence.repositories import (
+    CALLER,
     AuthRequestRepository,
     KnownAddressRepository,
     LoginAttemptRepository,
@@ -19,6 +21,7 @@ from persistence.repositories import (
     SessionRepository,
     UserRepository,
 )
+from schemas.users import Principal
 
 # MySQL/MariaDB: duplicate key.
 _MYSQL_DUPLICATE = 1062
@@ -92,6 +95,19 @@ class UnitOfWork:
         finally:
             session.close()
         if isinstance(exc, DBAPIError):
+            raise translate(exc) from exc
+
+    def caller(self, *, user_id: int, session_id: int, now: datetime) -> Principal | None:
+        """The user behind a live session: the one read of every authenticated request.
+
+        Outside ``with uow:``: one statement on an autocommit connection, no ORM
+        session and no transaction (persistence/reads.py says why).
+        """
+        try:
+            return CALLER.run(
+                get_read_engine(), {"user_id": user_id, "session_id": session_id, "now": now}
+            )
+        except DBAPIError as exc:
             raise translate(exc) from exc
 
     def commit(self) -> None:

@@ -210,10 +210,7 @@ def user_authenticate(*, uow: UnitOfWork, token: str) -> Principal:
     UNAUTHENTICATED if the token is bad, its user gone, or its session ended or expired.
     """
     claims = access_claims(token)
-    with uow:  # reads only
-        principal = uow.sessions.caller(
-            user_id=claims.user_id, session_id=claims.session_id, now=utcnow()
-        )
+    principal = uow.caller(user_id=claims.user_id, session_id=claims.session_id, now=utcnow())
     if principal is None:
         raise _unauthenticated(INVALID_TOKEN)
     return principal

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 from pytest_django import Settings
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from persistence.db import get_engine
 from resolvers_services.post_cache import get_posts_cache
 from tests.conftest import Api, gid, reset_caches, row_id
+from tests.statements import listening
 
 FROM_POSTS = re.compile(r"\bFROM\s+[`\"]?posts\b", re.IGNORECASE)
 FROM_USERS = re.compile(r"\bFROM\s+[`\"]?users\b", re.IGNORECASE)
@@ -36,11 +37,9 @@ class StatementLog:
 
 @pytest.fixture
 def sql_log() -> Iterator[StatementLog]:
-    engine = get_engine()
     log = StatementLog()
-    event.listen(engine, "before_cursor_execute", log)
-    yield log
-    event.remove(engine, "before_cursor_execute", log)
+    with listening(log):
+        yield log
 
 
 def user_id(email: str) -> int:

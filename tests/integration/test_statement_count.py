@@ -8,10 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import event
-
-from persistence.db import get_engine
 from tests.conftest import Api, error_code
+from tests.statements import listening
 
 _TRANSACTION_CONTROL = {"BEGIN", "COMMIT", "ROLLBACK"}
 
@@ -24,12 +22,8 @@ def statements() -> Iterator[list[str]]:
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         seen.append(statement)
 
-    engine = get_engine()
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with listening(record):
         yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 def queries(seen: list[str]) -> list[str]:

@@ -14,11 +14,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event
 
 from gql.pipeline import get_pipeline
-from persistence.db import get_engine
 from tests.conftest import Api, reset_caches
+from tests.statements import listening
 
 _CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "SET ")
 
@@ -49,10 +48,8 @@ class Statements:
 @pytest.fixture
 def statements() -> Iterator[Statements]:
     recorder = Statements()
-    engine = get_engine()
-    event.listen(engine, "before_cursor_execute", recorder)
-    yield recorder
-    event.remove(engine, "before_cursor_execute", recorder)
+    with listening(recorder):
+        yield recorder
 
 
 @pytest.fixture

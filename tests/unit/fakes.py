@@ -266,6 +266,10 @@ class FakeUnitOfWork:
         self.fail_commits: list[type[Exception] | None] = []
         self._state: State | None = None
 
+    def caller(self, *, user_id: int, session_id: int, now: datetime) -> Principal | None:
+        """One read outside a transaction, of what is committed."""
+        return FakeSessions(self.committed).caller(user_id=user_id, session_id=session_id, now=now)
+
     def __enter__(self) -> FakeUnitOfWork:
         self._state = copy.deepcopy(self.committed)
         self.users = FakeUsers(self._state)

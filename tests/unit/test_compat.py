@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 import strawberry
-from graphql import Executor, GraphQLSchema, parse, validate
+from graphql import Executor, GraphQLError, GraphQLSchema, parse, validate
 from strawberry.permission import BasePermission
 from strawberry.types import Info
 
-from gql.compat import core_schema, execute_document
+from gql.compat import core_schema, execute_document, parse_document
 from gql.schema import schema as app_schema
 
 
@@ -113,3 +113,30 @@ def test_execute_document_runs_the_app_schema() -> None:
     )
     assert result.errors is None
     assert result.data == {"__typename": "Query"}
+
+
+PARSED = [
+    "{ __typename }",
+    'query Q($t: String = "x") { getPosts(token: $t) { id text createdAt } }',
+    'mutation { addPost(text: "a \\"quoted\\" text", token: null) { postId } }',
+    '{ a: node(id: "VXNlcjox") { ... on User { id } } ...F } fragment F on Query { viewer { id } }',
+    "query { _a1_b2: __typename __typename_x: __typename }",
+    '"""described""" query { x(list: [1, 2.5e3, -3], obj: {k: ENUM, z: $v}) @skip(if: true) }',
+]
+
+
+@pytest.mark.parametrize("text", PARSED)
+def test_the_name_matching_lexer_parses_as_graphql_core_does(text: str) -> None:
+    expected = parse(text, no_location=True, max_tokens=1000, allow_empty_selection_sets=False)
+    assert parse_document(text, max_tokens=1000) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["{ }", "{ a", "{ 9a }", "{ a-b }", "{ é }", "{ a } }", "{ " + "a " * 1001 + "}"]
+)
+def test_the_name_matching_lexer_refuses_what_graphql_core_refuses(text: str) -> None:
+    with pytest.raises(GraphQLError) as expected:
+        parse(text, no_location=True, max_tokens=1000, allow_empty_selection_sets=False)
+    with pytest.raises(GraphQLError) as ours:
+        parse_document(text, max_tokens=1000)
+    assert ours.value.message == expected.value.message

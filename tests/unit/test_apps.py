@@ -1,0 +1,17 @@
+"""Start-up hooks of the project's app (config/apps.py)."""
+
+from __future__ import annotations
+
+from django.core import signals
+from django.db import close_old_connections, reset_queries
+
+
+def _receivers(signal: signals.Signal) -> set[object]:
+    return {receiver() for _key, receiver, *_ in signal.receivers}
+
+
+def test_django_orm_connection_hooks_do_not_run_on_every_request() -> None:
+    # DATABASES is empty: SQLAlchemy owns the database; these hooks were pure cost.
+    assert close_old_connections not in _receivers(signals.request_started)
+    assert reset_queries not in _receivers(signals.request_started)
+    assert close_old_connections not in _receivers(signals.request_finished)

@@ -38,6 +38,7 @@ from graphql import (
     validate,
 )
 
+from gql import json_body
 from gql.compat import core_schema, execute_document, parse_document
 from gql.context import NOT_AUTHENTICATED, Context
 from gql.errors import shape_error
@@ -120,8 +121,8 @@ def read_body(request: HttpRequest) -> Body:
     if charset is not None and charset.strip().lower() not in {"utf-8", "utf8"}:
         raise _bad_request("The request body must be UTF-8 JSON")
     try:
-        data = orjson.loads(request.body)
-    except orjson.JSONDecodeError:
+        data = json_body.loads(request.body)
+    except json_body.InvalidJson:
         raise _bad_request("Unable to parse request body as JSON") from None
     if isinstance(data, list):
         raise _bad_request("Batched requests are not supported")

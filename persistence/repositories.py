@@ -15,6 +15,7 @@ from sqlalchemy import (
     cast,
     delete,
     func,
+    insert,
     select,
     update,
 )
@@ -84,6 +85,24 @@ _CALLER = (
 )
 
 
+# The two statements of addPost, built once (Core: no ORM unit of work to flush).
+# Counting the post: one atomic conditional UPDATE, which also locks the user row.
+_RESERVE_POST = (
+    update(User)
+    .where(
+        User.id == bindparam("user_id"),
+        User.posts_count < bindparam("max_count"),
+        User.posts_bytes + bindparam("size") <= bindparam("max_bytes"),
+    )
+    .values(
+        posts_version=User.posts_version + 1,
+        posts_count=User.posts_count + 1,
+        posts_bytes=User.posts_bytes + bindparam("size"),
+    )
+)
+_INSERT_POST = insert(Post)
+
+
 def _principal(row: tuple[Any, ...]) -> Principal:
     user_id, email, posts_version, posts_count, posts_bytes, session_id = row
     return Principal.model_construct(  # trusted: our own row, read on every request
@@ -145,19 +164,9 @@ class UserRepository:
         be exceeded (nothing changed): one atomic statement, so racing adds queue
         on the row lock and cannot overshoot.
         """
-        result = self.session.execute(
-            update(User)
-            .where(
-                User.id == user_id,
-                User.posts_count < max_count,
-                User.posts_bytes + size <= max_bytes,
-            )
-            .values(
-                posts_version=User.posts_version + 1,
-                posts_count=User.posts_count + 1,
-                posts_bytes=User.posts_bytes + size,
-            )
-            .execution_options(synchronize_session=False)
+        result = self.session.connection().execute(
+            _RESERVE_POST,
+            {"user_id": user_id, "size": size, "max_count": max_count, "max_bytes": max_bytes},
         )
         return _rowcount(result) > 0
 
@@ -207,12 +216,21 @@ class PostRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, *, user_id: int, text: str, created_at: datetime) -> Post:
-        """Insert a post and flush, so it has its id."""
+    def add(self, *, user_id: int, text: str, created_at: datetime) -> int:
+        """Insert a post and return its id.
+
+        The model checks every field; the row then goes in with one Core INSERT
+        (no unit-of-work flush), the text handed to the driver as it is.
+        """
         post = Post(user_id=user_id, text=text, created_at=created_at)
-        self.session.add(post)
-        self.session.flush()
-        return post
+        result = self.session.connection().execute(
+            _INSERT_POST,
+            {"user_id": post.user_id, "text": post.text, "created_at": post.created_at},
+        )
+        (post_id,) = result.inserted_primary_key or (None,)
+        if post_id is None:
+            raise RuntimeError("the database returned no id for the new post")
+        return int(post_id)
 
     def list_for_user(self, user_id: int) -> Iterator[PostRow]:
         """Every post of ``user_id``, newest first, as (id, text, created_at) rows.

@@ -91,9 +91,10 @@ def _create(uow: UnitOfWork, *, user: Principal, text: str, size: int) -> PostOu
         )
         if not reserved:
             raise _quota_exceeded(uow, user, size)
-        post = uow.posts.add(user_id=user.id, text=text, created_at=utcnow())
+        created_at = utcnow()
+        post_id = uow.posts.add(user_id=user.id, text=text, created_at=created_at)
         uow.commit()
-    return PostOut.from_row(id=post.id, text=text, created_at=post.created_at.replace(tzinfo=UTC))
+    return PostOut.from_row(id=post_id, text=text, created_at=created_at.replace(tzinfo=UTC))
 
 
 def post_list(*, uow: UnitOfWork, user: Principal) -> tuple[PostOut, ...]:

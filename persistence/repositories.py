@@ -62,6 +62,11 @@ PostRow = Row[int, bytes, datetime]  # id, text as UTF-8, created_at
 # Rows are fetched a few at a time (a server-side cursor on MySQL): a page of
 # 1 MiB posts is never all in memory twice, as driver rows and as the result.
 _STREAM = {"yield_per": 4}
+_LIST_POSTS = (
+    select(*_POST_COLUMNS)
+    .where(Post.user_id == bindparam("user_id"))
+    .order_by(Post.created_at.desc(), Post.id.desc())
+)
 
 
 # The caller lookup runs on every authenticated request: built and compiled once,
@@ -237,11 +242,8 @@ class PostRepository:
 
         Streamed: consume it inside the unit of work.
         """
-        yield from self.session.execute(
-            select(*_POST_COLUMNS)
-            .where(Post.user_id == user_id)
-            .order_by(Post.created_at.desc(), Post.id.desc()),
-            execution_options=_STREAM,
+        yield from self.session.connection().execute(
+            _LIST_POSTS, {"user_id": user_id}, execution_options=_STREAM
         )
 
     def page_for_user(
@@ -274,7 +276,7 @@ class PostRepository:
             query = query.order_by(Post.created_at.asc(), Post.id.asc())
         else:
             query = query.order_by(Post.created_at.desc(), Post.id.desc())
-        yield from self.session.execute(query.limit(limit), execution_options=_STREAM)
+        yield from self.session.connection().execute(query.limit(limit), execution_options=_STREAM)
 
     def get_many(self, user_id: int, post_ids: Sequence[int]) -> Iterator[PostRow]:
         """Those of ``post_ids`` that ``user_id`` owns (streamed: consume it inside the
@@ -282,7 +284,7 @@ class PostRepository:
         if not post_ids:
             return
         query = select(*_POST_COLUMNS).where(Post.user_id == user_id, Post.id.in_(post_ids))
-        yield from self.session.execute(query, execution_options=_STREAM)
+        yield from self.session.connection().execute(query, execution_options=_STREAM)
 
     def delete(self, *, post_id: int, user_id: int) -> bool:
         """Delete the post if ``user_id`` owns it; False when there was none to delete."""

@@ -64,7 +64,7 @@ def _status(pid: int, key: str) -> int:
     raise AssertionError(f"no {key} for {pid}")
 
 
-def _settled_rss(pid: int, *, below: int, wait: float = 5.0) -> int:
+def _settled_rss(pid: int, *, below: int, wait: float = 15.0) -> int:
     """The worker's RSS once it is under ``below`` and steady, or after ``wait`` seconds.
 
     The body may still be on its way out of the server (sent in chunks from the

@@ -2,9 +2,10 @@
 
 In order: the body (strict JSON), the document (persisted-query lookup,
 trusted-document check, size cap on the raw string, parse with a token cap,
-field count, operation choice, validation: all cached by the document's
-SHA-256), the caller (resolved once, from the header or the operation's
-``token`` argument), execution or a response-cache hit, and the encoding.
+field count, expensive fields once, inlining of the fragments that meet,
+operation choice, validation: all cached by the document's SHA-256), the
+caller (resolved once, from the header or the operation's ``token`` argument),
+execution or a response-cache hit, and the encoding.
 
 A refused request runs nothing: the refusal is a GraphQL error with a code
 from the contract, in a JSON body.
@@ -43,7 +44,7 @@ from gql.compat import core_schema, execute_document
 from gql.context import NOT_AUTHENTICATED, Context
 from gql.errors import shape_error
 from gql.response_cache import ResponseCache
-from gql.rules import measure, merge_identical_fields, validation_rules
+from gql.rules import measure, repeated_expensive_fields, simplify_document, validation_rules
 from gql.schema import schema
 from gql.trusted import load_manifest
 from observability.context import annotate
@@ -288,44 +289,14 @@ class Pipeline:
         return known
 
     def _prepare(self, source: str, digest: str, explorer: bool) -> Prepared | Refusal:
-        _capped(source)
-        try:
-            document = parse(
-                source,
-                max_tokens=settings.GRAPHQL_MAX_TOKENS,
-                allow_empty_selection_sets=False,
-                # Locations cost a sixth of parsing, the dearest step of a new document;
-                # errors still name their path (and the field, in the message).
-                no_location=True,
-            )
-        except GraphQLError as exc:
-            return Refusal(ErrorCode.BAD_USER_INPUT, exc.message)
-        limit = settings.GRAPHQL_MAX_FIELDS
-        shape = measure(document, limit)
-        if shape.fields > limit:
-            return Refusal(
-                ErrorCode.BAD_USER_INPUT,
-                f"The document selects more than {limit} fields",
-                maxFields=limit,
-            )
-        if shape.aliases > settings.GRAPHQL_MAX_ALIASES:
-            return Refusal(
-                ErrorCode.BAD_USER_INPUT,
-                f"The document has more than {settings.GRAPHQL_MAX_ALIASES} aliases",
-                maxAliases=settings.GRAPHQL_MAX_ALIASES,
-            )
-        if shape.depth > settings.GRAPHQL_MAX_DEPTH:
-            return Refusal(
-                ErrorCode.BAD_USER_INPUT,
-                f"The document exceeds the maximum depth of {settings.GRAPHQL_MAX_DEPTH}",
-                maxDepth=settings.GRAPHQL_MAX_DEPTH,
-            )
-        document = merge_identical_fields(document)
-        rules = validation_rules(explorer=explorer)
-        errors = validate(core_schema(schema), document, rules, hide_suggestions=not explorer)
-        if errors:
-            return Refusal(ErrorCode.BAD_USER_INPUT, errors[0].message)
-        return Prepared(sha256=digest, document=document, operations=_operations(document))
+        document = _parse_within_caps(source)
+        if isinstance(document, Refusal):
+            return document
+        # What runs, and what validation reads, is the same document with the
+        # fragments that meet inlined and repeated fields merged (gql/rules.py says
+        # why that is the same document, and why validating it then costs linear time).
+        document = simplify_document(document, core_schema(schema))
+        return _validated(document, digest, explorer)
 
     # The caller
 
@@ -386,6 +357,56 @@ class Pipeline:
         if key is not None and not result.errors:
             self.responses.put(key, encoded)
         return _json_response(encoded)
+
+
+def _parse_within_caps(source: str) -> DocumentNode | Refusal:
+    """The parsed document, or its refusal by a document cap (run before validation)."""
+    _capped(source)
+    try:
+        document = parse(
+            source,
+            max_tokens=settings.GRAPHQL_MAX_TOKENS,
+            allow_empty_selection_sets=False,
+            # Locations cost a sixth of parsing, the dearest step of a new document;
+            # errors still name their path (and the field, in the message).
+            no_location=True,
+        )
+    except GraphQLError as exc:
+        return Refusal(ErrorCode.BAD_USER_INPUT, exc.message)
+    limit = settings.GRAPHQL_MAX_FIELDS
+    shape = measure(document, limit)
+    if shape.fields > limit:
+        return Refusal(
+            ErrorCode.BAD_USER_INPUT,
+            f"The document selects more than {limit} fields",
+            maxFields=limit,
+        )
+    if shape.aliases > settings.GRAPHQL_MAX_ALIASES:
+        return Refusal(
+            ErrorCode.BAD_USER_INPUT,
+            f"The document has more than {settings.GRAPHQL_MAX_ALIASES} aliases",
+            maxAliases=settings.GRAPHQL_MAX_ALIASES,
+        )
+    if shape.depth > settings.GRAPHQL_MAX_DEPTH:
+        return Refusal(
+            ErrorCode.BAD_USER_INPUT,
+            f"The document exceeds the maximum depth of {settings.GRAPHQL_MAX_DEPTH}",
+            maxDepth=settings.GRAPHQL_MAX_DEPTH,
+        )
+    for name in repeated_expensive_fields(document):
+        return Refusal(
+            ErrorCode.BAD_USER_INPUT, f"'{name}' may be selected at most once per document."
+        )
+    return document
+
+
+def _validated(document: DocumentNode, digest: str, explorer: bool) -> Prepared | Refusal:
+    """The (simplified) document ready to run, or its refusal by validation."""
+    rules = validation_rules(explorer=explorer)
+    errors = validate(core_schema(schema), document, rules, hide_suggestions=not explorer)
+    if errors:
+        return Refusal(ErrorCode.BAD_USER_INPUT, errors[0].message)
+    return Prepared(sha256=digest, document=document, operations=_operations(document))
 
 
 def _choose(prepared: Prepared, name: str | None) -> Operation:

@@ -282,11 +282,6 @@ WORST: dict[str, Callable[[str, str], str]] = {
     "the standard introspection query": _introspection,
 }
 SLOW_DOCUMENTS = {
-    "50 fragments": (
-        "OverlappingFieldsCanBeMergedRule again: 50 fragments of 10 __typename each, all "
-        "spread at the root, are compared pairwise (merging repeats inside each fragment took it from 71-83x to "
-        "about 22x a warm getPosts, 6.5x cold); fragments are not merged into one another"
-    ),
     "the standard introspection query": (
         "graphql-core's own introspection query (what GraphiQL sends; introspection is on "
         "by default) validates and executes over the whole schema: measured 14.5-18x a warm "

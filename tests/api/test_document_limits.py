@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -97,3 +98,38 @@ def test_hostile_documents_are_answered_without_working_for_seconds(api: Api) ->
         body = api.post(document)
         assert _codes(body) == {"BAD_USER_INPUT"}
         assert time.monotonic() - started < 5
+
+
+def test_fragments_spread_together_answer_exactly_as_the_fields_they_select(api: Api) -> None:
+    token = api.token_for("limits@example.com")
+    for n in range(3):
+        assert "errors" not in api.add_post(f"post {n}", token=token)
+    spread = (
+        "{ getPosts { ...A ...B ...A } viewer { ...U ...V } } "
+        "fragment A on Post { id text } fragment B on Post { createdAt id } "
+        "fragment U on User { email } fragment V on User { id email }"
+    )
+    written = "{ getPosts { id text createdAt } viewer { email id } }"
+    # Same keys, same order: the response is the same JSON text.
+    assert json.dumps(api.post(spread, token=token)) == json.dumps(api.post(written, token=token))
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "{ ...A ...B } fragment A on Query { __typename } fragment B on Query { nope }",
+        "{ ...A ...B } fragment A on Query { __typename } fragment B on Query { __typename } "
+        "fragment C on Query { __typename }",
+        "{ ...A ...B } fragment A on Query { ...B } fragment B on Query { ...A }",
+        "{ ...A ...B } fragment A on Query { a: __typename } "
+        'fragment B on Query { a: __type(name: "Post") { name } }',
+        "{ viewer { ...A ...B } } fragment A on User { id } fragment B on Post { text }",
+    ],
+    ids=["unknown field", "unused fragment", "cycle", "conflict", "impossible spread"],
+)
+def test_an_invalid_document_is_refused_whether_or_not_its_fragments_are_inlined(
+    api: Api, document: str
+) -> None:
+    body = api.post(document)
+    assert _codes(body) == {"BAD_USER_INPUT"}
+    assert body.get("data") is None

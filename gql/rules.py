@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TypeVar, cast
 
 from graphql import (
@@ -250,23 +250,24 @@ def _merged(
     into the first's (and merged again, or given to ``rejoin``), and adjacent inline
     fragments on one type joined."""
     merged: list[SelectionNode] = []
-    firsts: dict[tuple[str, ...], int] = {}
+    firsts: dict[tuple[str, ...], tuple[int, FieldNode]] = {}  # where, and what, so far
     joined: set[int] = set()
     for selection in selections:
         if isinstance(selection, FieldNode):
             key = _field_key(selection)
-            at = firsts.get(key)
-            if at is None:
-                firsts[key] = len(merged)
+            first = firsts.get(key)
+            if first is None:
+                firsts[key] = (len(merged), selection)
             else:  # the same field again
-                first = cast("FieldNode", merged[at])
-                if first.selection_set is None and selection.selection_set is None:
+                at, field = first
+                if field.selection_set is None and selection.selection_set is None:
                     continue
-                if first.selection_set is not None and selection.selection_set is not None:
-                    merged[at] = _with_selections(
-                        first,
-                        (*first.selection_set.selections, *selection.selection_set.selections),
+                if field.selection_set is not None and selection.selection_set is not None:
+                    field = _with_selections(
+                        field,
+                        (*field.selection_set.selections, *selection.selection_set.selections),
                     )
+                    merged[at], firsts[key] = field, (at, field)
                     joined.add(at)
                     continue
                 # A leaf and a field with a selection: left apart, for validation to refuse.
@@ -371,14 +372,23 @@ class _Inliner:
         if nesting > _MAX_NESTING:
             raise _NotInlined("nested too deeply")
         found: list[SelectionNode] = []
+        fields_only = True
         for selection in selection_set.selections:
             if isinstance(selection, FieldNode):
-                found.append(self._field(selection, parent, nesting))
-            elif isinstance(selection, InlineFragmentNode):
+                found.append(
+                    selection
+                    if selection.selection_set is None
+                    else self._field(selection, parent, nesting)
+                )
+                continue
+            fields_only = False
+            if isinstance(selection, InlineFragmentNode):
                 found.extend(self._inline_fragment(selection, parent, nesting))
             elif isinstance(selection, FragmentSpreadNode):
                 self.spread.add(selection.name.value)
                 found.append(selection)
+        if fields_only:  # no spreads to meet
+            return _merged(found, partial(self._rejoin, parent, nesting))
         return self._meet(found, parent, nesting)
 
     def operation(self, operation: OperationDefinitionNode) -> OperationDefinitionNode:
@@ -420,28 +430,31 @@ class _Inliner:
         inlined, and what they spread in turn, until one at most is left. A lone
         spread stays: it costs one comparison, and inlining it would only copy it.
         """
-
-        def rejoin(
-            node: FieldNode | InlineFragmentNode, selections: Sequence[SelectionNode]
-        ) -> Sequence[SelectionNode]:
-            # Two fields (or fragments) joined: their spreads may meet now.
-            own_type = (
-                self._field_type(parent, node)
-                if isinstance(node, FieldNode)
-                else self._inline_type(node, parent)
-            )
-            return self._meet(selections, own_type, nesting + 1)
-
         for _round in range(len(self.fragments) + 1):  # each round inlines one level deeper
             if self._inlinable(found) <= 1:
-                return _merged(found, rejoin)
+                return _merged(found, partial(self._rejoin, parent, nesting))
             found = self._inline_spreads(found, parent, nesting)
         raise _NotInlined("a fragment cycle")  # deeper than there are fragments
+
+    def _rejoin(
+        self,
+        parent: GraphQLCompositeType | None,
+        nesting: int,
+        node: FieldNode | InlineFragmentNode,
+        selections: Sequence[SelectionNode],
+    ) -> Sequence[SelectionNode]:
+        """The selections of two fields (or inline fragments) joined: spreads may meet now."""
+        own_type = (
+            self._field_type(parent, node)
+            if isinstance(node, FieldNode)
+            else self._inline_type(node, parent)
+        )
+        return self._meet(selections, own_type, nesting + 1)
 
     def _field(
         self, field: FieldNode, parent: GraphQLCompositeType | None, nesting: int
     ) -> FieldNode:
-        if field.selection_set is None:
+        if field.selection_set is None:  # pragma: no cover - selections() keeps leaves
             return field
         inner = self.selections(field.selection_set, self._field_type(parent, field), nesting + 1)
         return field if _unchanged(inner, field.selection_set) else _with_selections(field, inner)

@@ -419,9 +419,10 @@ def _parse_within_caps(source: str) -> DocumentNode | Refusal:
             f"The document exceeds the maximum depth of {settings.GRAPHQL_MAX_DEPTH}",
             maxDepth=settings.GRAPHQL_MAX_DEPTH,
         )
-    for name in repeated_expensive_fields(document):
+    repeated = repeated_expensive_fields(document)
+    if repeated:
         return Refusal(
-            ErrorCode.BAD_USER_INPUT, f"'{name}' may be selected at most once per document."
+            ErrorCode.BAD_USER_INPUT, f"'{repeated[0]}' may be selected at most once per document."
         )
     return document
 

@@ -38,12 +38,11 @@ from graphql import (
     SelectionSetNode,
     StringValueNode,
     VariableNode,
-    parse,
     print_ast,
     validate,
 )
 
-from gql.compat import core_schema, execute_document
+from gql.compat import core_schema, execute_document, parse_document
 from gql.context import NOT_AUTHENTICATED, Context
 from gql.errors import shape_error
 from gql.response_cache import Key, ResponseCache
@@ -389,14 +388,7 @@ def _parse_within_caps(source: str) -> DocumentNode | Refusal:
     """The parsed document, or its refusal by a document cap (run before validation)."""
     _capped(source)
     try:
-        document = parse(
-            source,
-            max_tokens=settings.GRAPHQL_MAX_TOKENS,
-            allow_empty_selection_sets=False,
-            # Locations cost a sixth of parsing, the dearest step of a new document;
-            # errors still name their path (and the field, in the message).
-            no_location=True,
-        )
+        document = parse_document(source, max_tokens=settings.GRAPHQL_MAX_TOKENS)
     except GraphQLError as exc:
         return Refusal(ErrorCode.BAD_USER_INPUT, exc.message)
     limit = settings.GRAPHQL_MAX_FIELDS

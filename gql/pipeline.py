@@ -2,9 +2,12 @@
 
 In order: the body (strict JSON), the document (persisted-query lookup,
 trusted-document check, size cap on the raw string, parse with a token cap,
-field count, operation choice, validation: all cached by the document's
-SHA-256), the caller (resolved once, from the header or the operation's
-``token`` argument), execution or a response-cache hit, and the encoding.
+field count, expensive fields once, inlining of the fragments that meet,
+operation choice, validation: all cached by the document's SHA-256, and a
+document about the schema alone also by its printed form), the caller (resolved
+once, from the header or the operation's ``token`` argument), execution or a
+response-cache hit (the caller's own, or introspection's, shared), and the
+encoding.
 
 A refused request runs nothing: the refusal is a GraphQL error with a code
 from the contract, in a JSON body.
@@ -17,7 +20,7 @@ import json
 import re
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -35,6 +38,7 @@ from graphql import (
     SelectionSetNode,
     StringValueNode,
     VariableNode,
+    print_ast,
     validate,
 )
 
@@ -42,8 +46,8 @@ from gql import json_body
 from gql.compat import core_schema, execute_document, parse_document
 from gql.context import NOT_AUTHENTICATED, Context
 from gql.errors import shape_error
-from gql.response_cache import ResponseCache
-from gql.rules import measure, merge_identical_fields, validation_rules
+from gql.response_cache import Key, ResponseCache
+from gql.rules import measure, repeated_expensive_fields, simplify_document, validation_rules
 from gql.schema import schema
 from gql.trusted import load_manifest
 from observability.context import annotate
@@ -61,6 +65,7 @@ _BEARER = "bearer"
 _PUBLIC_ROOT_FIELDS = frozenset(
     {"signup", "login", "refreshToken", "__typename", "__schema", "__type"}
 )
+_SCHEMA_ROOT_FIELDS = frozenset({"__schema", "__type"})
 OK = "OK"  # the outcome of a request without errors, in logs and metrics
 APQ_NOT_FOUND_MESSAGE = "PersistedQueryNotFound"  # what Apollo's link looks for
 APQ_NOT_SUPPORTED_MESSAGE = "PersistedQueryNotSupported"
@@ -111,6 +116,9 @@ class Prepared:
     sha256: str
     document: DocumentNode
     operations: Mapping[str | None, Operation]
+    # For a document about the schema alone: the SHA-256 of the document as printed,
+    # under which its validation and its responses are shared by every text of it.
+    canonical: str | None = None
 
 
 def read_body(request: HttpRequest) -> Body:
@@ -288,39 +296,29 @@ class Pipeline:
         return known
 
     def _prepare(self, source: str, digest: str, explorer: bool) -> Prepared | Refusal:
-        _capped(source)
-        try:
-            # Without locations (they cost a sixth of parsing, the dearest step of a
-            # new document; errors still name their path, and the field in the message).
-            document = parse_document(source, max_tokens=settings.GRAPHQL_MAX_TOKENS)
-        except GraphQLError as exc:
-            return Refusal(ErrorCode.BAD_USER_INPUT, exc.message)
-        limit = settings.GRAPHQL_MAX_FIELDS
-        shape = measure(document, limit)
-        if shape.fields > limit:
-            return Refusal(
-                ErrorCode.BAD_USER_INPUT,
-                f"The document selects more than {limit} fields",
-                maxFields=limit,
-            )
-        if shape.aliases > settings.GRAPHQL_MAX_ALIASES:
-            return Refusal(
-                ErrorCode.BAD_USER_INPUT,
-                f"The document has more than {settings.GRAPHQL_MAX_ALIASES} aliases",
-                maxAliases=settings.GRAPHQL_MAX_ALIASES,
-            )
-        if shape.depth > settings.GRAPHQL_MAX_DEPTH:
-            return Refusal(
-                ErrorCode.BAD_USER_INPUT,
-                f"The document exceeds the maximum depth of {settings.GRAPHQL_MAX_DEPTH}",
-                maxDepth=settings.GRAPHQL_MAX_DEPTH,
-            )
-        document = merge_identical_fields(document)
-        rules = validation_rules(explorer=explorer)
-        errors = validate(core_schema(schema), document, rules, hide_suggestions=not explorer)
-        if errors:
-            return Refusal(ErrorCode.BAD_USER_INPUT, errors[0].message)
-        return Prepared(sha256=digest, document=document, operations=_operations(document))
+        document = _parse_within_caps(source)
+        if isinstance(document, Refusal):
+            return document
+        # What runs, and what validation reads, is the same document with the
+        # fragments that meet inlined and repeated fields merged (gql/rules.py says
+        # why that is the same document, and why validating it then costs linear time).
+        document = simplify_document(document, core_schema(schema))
+        if not _about_the_schema(document):
+            return _validated(document, digest, explorer, canonical=None)
+        # GraphiQL and other tools send the introspection query on every load, often
+        # as a new text (a comment or spacing differs): it is validated (and its
+        # response cached) once per document as printed, which comments and spacing
+        # do not change, and introspection is the same for every caller. Printing
+        # costs a fraction of validating it.
+        canonical = _sha256(print_ast(document).encode())
+        key = ("canonical", canonical, explorer)
+        with self._lock:
+            known = self._prepared.get(key)
+        if known is None:
+            known = _validated(document, digest, explorer, canonical=canonical)
+            with self._lock:
+                self._prepared[key] = known
+        return replace(known, sha256=digest) if isinstance(known, Prepared) else known
 
     # The caller
 
@@ -354,10 +352,14 @@ class Pipeline:
         auth = self.caller(request, operation, body)
         if isinstance(auth, Principal):
             annotate(user_id=auth.id)
-        key = None
+        key: Key | None = None
         if operation.kind == "query" and isinstance(auth, Principal):
             variables = orjson.dumps(body.variables or {}, option=orjson.OPT_SORT_KEYS)
             key = (auth.id, auth.posts_version, digest, operation.name, variables)
+        elif operation.kind == "query" and prepared.canonical is not None:
+            variables = orjson.dumps(body.variables or {}, option=orjson.OPT_SORT_KEYS)
+            key = (None, 0, prepared.canonical, operation.name, variables)  # anyone's
+        if key is not None:
             cached = self.responses.get(key)
             record_cache("response", hit=cached is not None)
             if cached is not None:
@@ -381,6 +383,69 @@ class Pipeline:
         if key is not None and not result.errors:
             self.responses.put(key, encoded)
         return _json_response(encoded)
+
+
+def _parse_within_caps(source: str) -> DocumentNode | Refusal:
+    """The parsed document, or its refusal by a document cap (run before validation)."""
+    _capped(source)
+    try:
+        document = parse_document(source, max_tokens=settings.GRAPHQL_MAX_TOKENS)
+    except GraphQLError as exc:
+        return Refusal(ErrorCode.BAD_USER_INPUT, exc.message)
+    limit = settings.GRAPHQL_MAX_FIELDS
+    shape = measure(document, limit)
+    if shape.fields > limit:
+        return Refusal(
+            ErrorCode.BAD_USER_INPUT,
+            f"The document selects more than {limit} fields",
+            maxFields=limit,
+        )
+    if shape.aliases > settings.GRAPHQL_MAX_ALIASES:
+        return Refusal(
+            ErrorCode.BAD_USER_INPUT,
+            f"The document has more than {settings.GRAPHQL_MAX_ALIASES} aliases",
+            maxAliases=settings.GRAPHQL_MAX_ALIASES,
+        )
+    if shape.depth > settings.GRAPHQL_MAX_DEPTH:
+        return Refusal(
+            ErrorCode.BAD_USER_INPUT,
+            f"The document exceeds the maximum depth of {settings.GRAPHQL_MAX_DEPTH}",
+            maxDepth=settings.GRAPHQL_MAX_DEPTH,
+        )
+    repeated = repeated_expensive_fields(document)
+    if repeated:
+        return Refusal(
+            ErrorCode.BAD_USER_INPUT, f"'{repeated[0]}' may be selected at most once per document."
+        )
+    return document
+
+
+def _validated(
+    document: DocumentNode, digest: str, explorer: bool, *, canonical: str | None
+) -> Prepared | Refusal:
+    """The (simplified) document ready to run, or its refusal by validation."""
+    rules = validation_rules(explorer=explorer)
+    errors = validate(core_schema(schema), document, rules, hide_suggestions=not explorer)
+    if errors:
+        return Refusal(ErrorCode.BAD_USER_INPUT, errors[0].message)
+    return Prepared(
+        sha256=digest, document=document, operations=_operations(document), canonical=canonical
+    )
+
+
+def _about_the_schema(document: DocumentNode) -> bool:
+    """Whether every operation selects only introspection at its root (``__schema`` or
+    ``__type``, and perhaps ``__typename``): a response the same for every caller."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    names = {
+        root.name.value
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+        for root in _root_fields(definition.selection_set, fragments)
+    }
+    return bool(names & _SCHEMA_ROOT_FIELDS) and names <= _SCHEMA_ROOT_FIELDS | {"__typename"}
 
 
 def _choose(prepared: Prepared, name: str | None) -> Operation:

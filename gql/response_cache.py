@@ -5,6 +5,11 @@ check, and bumped in the same transaction as every add and delete), the
 document's hash, the operation name and the variables: it is current by
 construction, across every worker and instance, and costs no resolver and no
 encoding. Bounded in bytes; entries also expire with the posts cache's TTL.
+
+Introspection (a document that selects only ``__schema``, ``__type`` and
+``__typename``) answers the same to every caller while the schema stays the
+same, which it does for the life of the process: its responses are kept under no
+caller, by the hash of the document as printed.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from cachetools import TTLCache
 from resolvers_services.post_cache import byte_bounded_ttl_cache
 
 # A key: user id, posts version, document sha256, operation name, canonical variables.
-Key = tuple[int, int, str, str | None, bytes]
+# A response the same for every caller (introspection) has no user id, version 0, and
+# the SHA-256 of the document as printed (comments and spacing aside).
+Key = tuple[int | None, int, str, str | None, bytes]
 
 
 def _size(body: bytes) -> int:
@@ -52,6 +59,11 @@ class ResponseCache:
             return
         with self._lock:
             self._bodies[key] = body
+
+    def clear(self) -> None:
+        """Forget every response."""
+        with self._lock:
+            self._bodies.clear()
 
     @property
     def current_bytes(self) -> int:

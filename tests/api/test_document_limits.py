@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import pytest
+from django.conf import settings
+from graphql import get_introspection_query
 from sqlalchemy import text
 
 from gql import pipeline
@@ -97,3 +100,94 @@ def test_hostile_documents_are_answered_without_working_for_seconds(api: Api) ->
         body = api.post(document)
         assert _codes(body) == {"BAD_USER_INPUT"}
         assert time.monotonic() - started < 5
+
+
+def test_fragments_spread_together_answer_exactly_as_the_fields_they_select(api: Api) -> None:
+    token = api.token_for("limits@example.com")
+    for n in range(3):
+        assert "errors" not in api.add_post(f"post {n}", token=token)
+    spread = (
+        "{ getPosts { ...A ...B ...A } viewer { ...U ...V } } "
+        "fragment A on Post { id text } fragment B on Post { createdAt id } "
+        "fragment U on User { email } fragment V on User { id email }"
+    )
+    written = "{ getPosts { id text createdAt } viewer { email id } }"
+    # Same keys, same order: the response is the same JSON text.
+    assert json.dumps(api.post(spread, token=token)) == json.dumps(api.post(written, token=token))
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "{ ...A ...B } fragment A on Query { __typename } fragment B on Query { nope }",
+        "{ ...A ...B } fragment A on Query { __typename } fragment B on Query { __typename } "
+        "fragment C on Query { __typename }",
+        "{ ...A ...B } fragment A on Query { ...B } fragment B on Query { ...A }",
+        "{ ...A ...B } fragment A on Query { a: __typename } "
+        'fragment B on Query { a: __type(name: "Post") { name } }',
+        "{ viewer { ...A ...B } } fragment A on User { id } fragment B on Post { text }",
+    ],
+    ids=["unknown field", "unused fragment", "cycle", "conflict", "impossible spread"],
+)
+def test_an_invalid_document_is_refused_whether_or_not_its_fragments_are_inlined(
+    api: Api, document: str
+) -> None:
+    body = api.post(document)
+    assert _codes(body) == {"BAD_USER_INPUT"}
+    assert body.get("data") is None
+
+
+def test_the_introspection_query_is_validated_and_run_once_whatever_its_comments(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    validations: list[object] = []
+    executions: list[object] = []
+    validate, execute = pipeline.validate, pipeline.execute_document
+
+    def counting_validate(*args: Any, **kwargs: Any) -> Any:
+        validations.append(args)
+        return validate(*args, **kwargs)
+
+    def counting_execute(*args: Any, **kwargs: Any) -> Any:
+        executions.append(args)
+        return execute(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "validate", counting_validate)
+    monkeypatch.setattr(pipeline, "execute_document", counting_execute)
+    query = get_introspection_query(descriptions=True)
+    # What GraphiQL sends on every load, here each time a new text.
+    bodies = [api.post(f"# load {n}\n{query}") for n in range(3)]
+    bodies.append(api.post(query.replace("\n", "\n  ")))  # spacing, too
+    assert "errors" not in bodies[0]
+    assert bodies[0]["data"]["__schema"]["queryType"]["name"] == "Query"
+    assert all(body == bodies[0] for body in bodies)
+    assert (len(validations), len(executions)) == (1, 1)
+    # Another document (another operation name) is validated and run again.
+    assert api.post(query.replace("IntrospectionQuery", "Other", 1)) == bodies[0]
+    assert (len(validations), len(executions)) == (2, 2)
+
+
+def test_a_shared_introspection_response_follows_the_variables(api: Api) -> None:
+    document = "query($n: String!) { __type(name: $n) { name } }"
+    post = api.post(f"# a\n{document}", {"n": "Post"})
+    user = api.post(f"# b\n{document}", {"n": "User"})
+    assert post["data"] == {"__type": {"name": "Post"}}
+    assert user["data"] == {"__type": {"name": "User"}}
+    assert api.post(f"# c\n{document}", {"n": "Post"}) == post
+
+
+def test_introspection_is_refused_once_the_explorer_is_off_however_often_it_ran(
+    api: Api,
+) -> None:
+    query = get_introspection_query()
+    assert "errors" not in api.post(query)
+    settings.GRAPHQL_EXPLORER = False
+    assert _codes(api.post(f"# again\n{query}")) == {"BAD_USER_INPUT"}
+    assert _codes(api.post(query)) == {"BAD_USER_INPUT"}
+
+
+def test_introspection_next_to_a_callers_field_is_not_shared(api: Api) -> None:
+    document = "{ __schema { queryType { name } } getPosts { id } }"
+    token = api.token_for("limits@example.com")
+    assert api.post(document, token=token)["data"]["getPosts"] == []
+    assert _codes(api.post(f"# anyone\n{document}")) == {"UNAUTHENTICATED"}

@@ -1,12 +1,31 @@
-"""The document rules the pipeline runs before validation: merging repeats, counting fields."""
+"""The document rules the pipeline runs before validation: counting fields, inlining the
+fragments that meet and merging repeats."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
-from graphql import parse, print_ast, validate
+from graphql import (
+    DocumentNode,
+    GraphQLSchema,
+    build_schema,
+    execute,
+    get_introspection_query,
+    parse,
+    print_ast,
+    validate,
+)
 
 from gql.compat import core_schema
-from gql.rules import count_fields, measure, merge_identical_fields
+from gql.rules import (
+    count_fields,
+    measure,
+    merge_identical_fields,
+    repeated_expensive_fields,
+    simplify_document,
+)
 from gql.schema import schema
 
 
@@ -86,3 +105,178 @@ def test_measure_reads_nested_spreads_once_each() -> None:
     shape = measure(parse("query { ...F29 } " + " ".join(fragments)), 10**12)
     assert shape.fields == 2 * 2**29  # counted without expanding 2**29 spreads
     assert shape.depth == 1
+
+
+# Inlining the fragments that meet (simplify_document)
+
+PETS = build_schema(
+    """
+    interface Named { name: String! }
+    type Dog implements Named { name: String! barks: Boolean! friends: [Named!]! }
+    type Cat implements Named { name: String! meows: Boolean! friends: [Named!]! }
+    type Person { name: String! pet: Pet }
+    union Pet = Dog | Cat
+    type Query { pets: [Pet!]! named: [Named!]! me: Person greeting(name: String = "you"): String! }
+    """
+)
+REX = {"__typename": "Dog", "name": "Rex", "barks": True, "friends": []}
+TOM = {"__typename": "Cat", "name": "Tom", "meows": False, "friends": [REX]}
+ROOT = {
+    "pets": [REX, TOM],
+    "named": [TOM, REX],
+    "me": {"name": "Ann", "pet": TOM},
+    "greeting": lambda _info, name="you": f"hello {name}",
+}
+
+
+def simplified(source: str, on: GraphQLSchema = PETS) -> str:
+    return print_ast(simplify_document(parse(source), on))
+
+
+def response(document: DocumentNode, variables: dict[str, Any] | None = None) -> str:
+    """The response as JSON text, keys in the order GraphQL gives them."""
+    assert validate(PETS, document) == []
+    result = execute(PETS, document, root_value=ROOT, variable_values=variables)
+    assert result.errors is None, result.errors
+    return json.dumps(result.data)
+
+
+FIFTY_FRAGMENTS = (
+    "{ "
+    + " ".join(f"...F{n}" for n in range(50))
+    + " } "
+    + " ".join(f"fragment F{n} on Query {{ " + "__typename " * 10 + "}" for n in range(50))
+)
+
+
+def test_fragments_spread_together_are_inlined_and_merged_into_one_field() -> None:
+    assert simplified(FIFTY_FRAGMENTS, core_schema(schema)) == "{\n  __typename\n}"
+
+
+def test_fragments_that_meet_through_joined_fields_are_inlined_too() -> None:
+    source = (
+        "{ me { ...P } me { ...Q } } "
+        "fragment P on Person { name pet { ...D } } fragment Q on Person { pet { ...C } } "
+        "fragment D on Dog { barks } fragment C on Cat { meows }"
+    )
+    assert simplified(source) == print_ast(
+        parse("{ me { name pet { ... on Dog { barks } ... on Cat { meows } } } }")
+    )
+
+
+def test_spreads_on_another_type_become_inline_fragments_joined_when_adjacent() -> None:
+    source = "{ pets { ...D ...E ...C } } " + (
+        "fragment D on Dog { name } fragment E on Dog { barks name } fragment C on Cat { meows }"
+    )
+    assert simplified(source) == print_ast(
+        parse("{ pets { ... on Dog { name barks } ... on Cat { meows } } }")
+    )
+
+
+def test_a_lone_spread_is_left_as_written() -> None:
+    # One spread costs validation one comparison; inlining it would only copy it.
+    source = (
+        "{ me { ...P } pets { ...D } } fragment P on Person { name } fragment D on Dog { name }"
+    )
+    assert simplified(source) == print_ast(parse(source))
+    introspection = parse(get_introspection_query(descriptions=True))
+    assert simplify_document(introspection, PETS) == merge_identical_fields(introspection)
+
+
+EQUIVALENT = [
+    FIFTY_FRAGMENTS.replace("__typename", "greeting", 1),
+    "{ greeting ...A me { name } ...B } fragment A on Query { pets { ...D ...C } } "
+    "fragment B on Query { greeting named { name } } "
+    "fragment D on Dog { barks name } fragment C on Cat { name meows }",
+    "{ pets { __typename ...N ...D } named { ...N ... on Dog { barks } ...C } } "
+    "fragment N on Named { name } fragment D on Dog { friends { ...N } } "
+    "fragment C on Cat { meows friends { __typename ...N } }",
+    "query($no: Boolean = false) { ...A @include(if: $no) ...B ...C } "
+    "fragment A on Query { greeting } fragment B on Query { me { name } } "
+    "fragment C on Query { me { pet { __typename } } }",
+    '{ a: greeting(name: "a") ...A ...B } '
+    'fragment A on Query { b: greeting(name: "b") a: greeting(name: "a") } '
+    "fragment B on Query { c: me { name } }",
+    "{ me { ...P } me { ...Q } } "
+    "fragment P on Person { name pet { ...D } } fragment Q on Person { pet { ...C } } "
+    "fragment D on Dog { barks } fragment C on Cat { meows }",
+    "{ ... on Query { greeting } me { name } ... on Query { greeting me { pet { __typename } } } }",
+    "{ ...A ...A } fragment A on Query { ...B ...C } "
+    "fragment B on Query { me { name } } fragment C on Query { greeting }",
+    "{ ...W0 ...W1 greeting } fragment W0 on Query { ...X0 } fragment W1 on Query { ...X1 } "
+    "fragment X0 on Query { me { name } } fragment X1 on Query { named { name } }",
+    '{ __schema { types { ...T ...K } } __type(name: "Dog") { ...T } } '
+    "fragment T on __Type { name fields { name } } fragment K on __Type { kind name }",
+]
+
+
+@pytest.mark.parametrize("source", EQUIVALENT)
+def test_a_simplified_document_validates_and_answers_exactly_as_written(source: str) -> None:
+    document = parse(source)
+    simpler = simplify_document(document, PETS)
+    assert print_ast(simpler) != print_ast(merge_identical_fields(document))  # inlined
+    assert response(simpler) == response(document)
+
+
+INVALID = [
+    "{ ...A ...B } fragment A on Query { greeting } fragment B on Query { nope }",
+    "{ ...A ...B } fragment A on Query { greeting } fragment B on Query { greeting } "
+    "fragment Unused on Query { greeting }",
+    "{ ...A ...Missing } fragment A on Query { greeting }",
+    "{ ...A ...B } fragment A on Query { ...B } fragment B on Query { ...A }",
+    "{ ...A ...A } fragment A on Query { ...A }",
+    "{ ...A ...A } fragment A on Query { greeting } fragment A on Query { me { name } }",
+    "{ ...A ...B } fragment A on Query { greeting } fragment B on String { length }",
+    "{ ...A ...B } fragment A on Query { greeting } fragment B on Nope { x }",
+    "{ me { ...A ...B } } fragment A on Person { name } fragment B on Dog { barks }",
+    '{ ...A ...B } fragment A on Query { x: greeting(name: "a") } '
+    'fragment B on Query { x: greeting(name: "b") }',
+    "{ ...A ...B } fragment A on Query { greeting(name: $n) } fragment B on Query { me { name } }",
+    "query($n: String) { ...A ...B } fragment A on Query { greeting } "
+    "fragment B on Query { me { name } }",
+    "query($n: Int) { ...A ...B } fragment A on Query { greeting(name: $n) } "
+    "fragment B on Query { me { name } }",
+    "{ ...A ...B } fragment A on Query { me } fragment B on Query { greeting }",
+    "{ ...A ...B } fragment A on Query { greeting @skip(if: true) @skip(if: false) } "
+    "fragment B on Query { greeting }",
+    "{ pets { ...D ...E } } fragment D on Dog { name } fragment E on Dog { name: barks }",
+]
+
+
+@pytest.mark.parametrize("source", INVALID)
+def test_a_simplified_invalid_document_is_still_refused(source: str) -> None:
+    document = parse(source)
+    assert validate(PETS, document) != []
+    assert validate(PETS, simplify_document(document, PETS)) != []
+
+
+def test_a_document_nested_too_deeply_to_inline_is_merged_as_written() -> None:
+    # Each fragment nests its successor 20 levels down, next to a second spread.
+    count, levels = 15, 20
+    fragments = [
+        f"fragment F{n} on __Type {{ "
+        + "ofType { " * levels
+        + (f"...F{n + 1} ...K" if n + 1 < count else "name")
+        + " }" * levels
+        + " }"
+        for n in range(count)
+    ]
+    source = "{ __schema { types { ...F0 ...K } } } fragment K on __Type { kind } " + " ".join(
+        fragments
+    )
+    document = parse(source)
+    assert simplify_document(document, PETS) == merge_identical_fields(document)
+
+
+def test_expensive_fields_are_counted_through_fragments_before_inlining() -> None:
+    source = "{ ...A ... on Query { getPosts { id } } } fragment A on Query { getPosts { id } }"
+    assert repeated_expensive_fields(parse(source)) == ["getPosts"]
+    assert repeated_expensive_fields(parse("{ viewer { id } a: viewer { id } }")) == ["viewer"]
+    # Identical siblings are one field, as merging leaves them (and GraphQL runs them).
+    assert repeated_expensive_fields(parse("{ getPosts { id } getPosts { text } }")) == []
+    assert (
+        repeated_expensive_fields(
+            parse("query { ...A ...A } fragment A on Query { viewer { id } }")
+        )
+        == []
+    )

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 _lock = threading.Lock()
-_engine: Engine | None = None
+# The process's engines, by use: "main" (transactions), "reads" (one-statement
+# reads), "probe" (health checks); each built on first use.
+_engines: dict[str, Engine] = {}
 _session_factory: sessionmaker[Session] | None = None
-_probe_engine: Engine | None = None
-_read_engine: Engine | None = None
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -88,24 +88,24 @@ def build_engine(url: str, *, probe: bool = False, reads: bool = False) -> Engin
     raise ValueError(f"unsupported database backend: {parsed.get_backend_name()}")
 
 
+def _lazy_engine(use: str, **options: bool) -> Engine:
+    engine = _engines.get(use)
+    if engine is None:
+        with _lock:
+            engine = _engines.get(use)
+            if engine is None:
+                engine = _engines[use] = build_engine(settings.DATABASE_URL, **options)
+    return engine
+
+
 def get_engine() -> Engine:
     """The process-wide engine for settings.DATABASE_URL, created on first use."""
-    global _engine
-    if _engine is None:
-        with _lock:
-            if _engine is None:
-                _engine = build_engine(settings.DATABASE_URL)
-    return _engine
+    return _lazy_engine("main")
 
 
 def get_read_engine() -> Engine:
     """The process-wide engine of one-statement reads (persistence/reads.py)."""
-    global _read_engine
-    if _read_engine is None:
-        with _lock:
-            if _read_engine is None:
-                _read_engine = build_engine(settings.DATABASE_URL, reads=True)
-    return _read_engine
+    return _lazy_engine("reads", reads=True)
 
 
 def get_session_factory() -> sessionmaker[Session]:
@@ -121,24 +121,18 @@ def get_session_factory() -> sessionmaker[Session]:
 
 def reset_engine() -> None:
     """Dispose of the engine so the next use reads settings again (tests, forks)."""
-    global _engine, _session_factory, _probe_engine, _read_engine
+    global _session_factory
     with _lock:
-        for engine in (_engine, _probe_engine, _read_engine):
-            if engine is not None:
-                engine.dispose()
-        _engine = _probe_engine = _read_engine = None
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
         _session_factory = None
 
 
 def ping() -> bool:
     """True when a trivial query succeeds on a fresh connection, within the timeouts."""
-    global _probe_engine
-    if _probe_engine is None:
-        with _lock:
-            if _probe_engine is None:
-                _probe_engine = build_engine(settings.DATABASE_URL, probe=True)
     try:
-        with _probe_engine.connect() as connection:
+        with _lazy_engine("probe", probe=True).connect() as connection:
             connection.execute(text("SELECT 1"))
     except Exception:  # noqa: BLE001 - any failure means "not reachable"
         return False

@@ -4,10 +4,12 @@ bodies on the wire, memory of a worker), started as ``make run`` starts them
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,7 @@ __all__ = [
     "free_port",
     "local_request",
     "server_env",
+    "serving",
     "start_server",
 ]
 
@@ -70,6 +73,19 @@ def start_server(env: dict[str, str], log: Path, *, workers: int = 1, threads: i
     """Start ``python -m config.serve`` serving the app with ``env``; its output goes to ``log``."""
     started = devkit_server.start_server(env, log, workers=workers, threads=threads)
     return Server(process=started.process, port=started.port, log=started.log)
+
+
+@contextlib.contextmanager
+def serving(
+    env: dict[str, str], log: Path, *, workers: int = 1, threads: int = 4
+) -> Iterator[Server]:
+    """A server started with ``env``, healthy, stopped when the block ends."""
+    live = start_server(env, log, workers=workers, threads=threads)
+    try:
+        live.wait_healthy()
+        yield live
+    finally:
+        live.stop()
 
 
 def server_env(database_url: str, var_dir: Path, **extra: str) -> dict[str, str]:

@@ -16,7 +16,7 @@ import pytest
 
 from persistence.migrations import upgrade
 from tests.conftest import PASSWORD
-from tests.live_server import Server, fetch, local_request, server_env, start_server
+from tests.live_server import Server, fetch, local_request, server_env, serving
 
 pytestmark = pytest.mark.slow
 
@@ -36,12 +36,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
         DRAIN_DELAY_SECONDS=str(DRAIN_DELAY_SECONDS),
     )
     upgrade(env["DATABASE_URL"])
-    live = start_server(env, tmp_path / "server.log", workers=1, threads=2)
-    try:
-        live.wait_healthy()
+    with serving(env, tmp_path / "server.log", workers=1, threads=2) as live:
         yield live
-    finally:
-        live.stop()
 
 
 def _readyz(server: Server) -> tuple[int, Any]:

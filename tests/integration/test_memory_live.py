@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_server import Server, local_request, server_env, start_server
+from tests.live_server import Server, local_request, server_env, serving
 
 pytestmark = pytest.mark.slow
 
@@ -49,12 +49,8 @@ def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
         POSTS_CACHE_MAX_BYTES=str(CACHE_BOUND),
         RESPONSE_CACHE_MAX_BYTES=str(CACHE_BOUND),
     )
-    live = start_server(env, tmp_path / "server.log", workers=1, threads=2)
-    try:
-        live.wait_healthy()
+    with serving(env, tmp_path / "server.log", workers=1, threads=2) as live:
         yield live
-    finally:
-        live.stop()
 
 
 def _status(pid: int, key: str) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_server import Server, server_env, start_server
+from tests.live_server import Server, server_env, serving
 
 pytestmark = pytest.mark.slow
 
@@ -19,12 +19,8 @@ MiB = 1024 * 1024
 
 @pytest.fixture
 def server(database_url: str, tmp_path: Path) -> Iterator[Server]:
-    live = start_server(server_env(database_url, tmp_path / "var"), tmp_path / "gunicorn.log")
-    try:
-        live.wait_healthy()
+    with serving(server_env(database_url, tmp_path / "var"), tmp_path / "gunicorn.log") as live:
         yield live
-    finally:
-        live.stop()
 
 
 def _send(port: int, head: bytes, body_size: int, chunk: bytes = b"a" * 65536) -> bytes:

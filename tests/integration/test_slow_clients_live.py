@@ -15,7 +15,7 @@ import pytest
 
 from persistence.migrations import upgrade
 from scripts.slowclients import HEADS, slow_connections, timed_requests
-from tests.live_server import Server, fetch, local_request, server_env, start_server
+from tests.live_server import Server, fetch, local_request, server_env, serving
 
 pytestmark = pytest.mark.slow
 
@@ -35,12 +35,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         BODY_READ_TIMEOUT_SECONDS=str(TIMEOUT_SECONDS),
     )
     upgrade(env["DATABASE_URL"])
-    live = start_server(env, tmp / "server.log", workers=2, threads=THREADS)
-    try:
-        live.wait_healthy()
+    with serving(env, tmp / "server.log", workers=2, threads=THREADS) as live:
         yield live
-    finally:
-        live.stop()
 
 
 def test_256_idle_trickling_and_stalled_clients_do_not_slow_the_others(server: Server) -> None:

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
 from django.core import signals
 from django.db import close_old_connections, reset_queries
+from django.test.signals import setting_changed
+
+
+def _rebuild_pipeline(*, setting: str, **_kwargs: Any) -> None:
+    # The pipeline reads its limits once; a test that overrides one gets a new one.
+    from gql.pipeline import PIPELINE_SETTINGS, reset_pipeline
+
+    if setting in PIPELINE_SETTINGS:
+        reset_pipeline()
 
 
 class ProjectConfig(AppConfig):  # type: ignore[misc]  # Django ships no type hints
@@ -17,3 +28,4 @@ class ProjectConfig(AppConfig):  # type: ignore[misc]  # Django ships no type hi
         signals.request_started.disconnect(reset_queries)
         signals.request_started.disconnect(close_old_connections)
         signals.request_finished.disconnect(close_old_connections)
+        setting_changed.connect(_rebuild_pipeline, dispatch_uid="posts-api-pipeline")

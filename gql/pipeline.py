@@ -213,6 +213,48 @@ def _operations(document: DocumentNode) -> dict[str | None, Operation]:
     return operations
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """The document caps and the explorer switch, read from settings once, with the
+    pipeline (config/apps.py rebuilds it when a test overrides one of them)."""
+
+    explorer: bool
+    max_document_bytes: int
+    max_tokens: int
+    max_fields: int
+    max_depth: int
+    max_aliases: int
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        return cls(
+            explorer=bool(settings.GRAPHQL_EXPLORER),
+            max_document_bytes=int(settings.GRAPHQL_MAX_DOCUMENT_BYTES),
+            max_tokens=int(settings.GRAPHQL_MAX_TOKENS),
+            max_fields=int(settings.GRAPHQL_MAX_FIELDS),
+            max_depth=int(settings.GRAPHQL_MAX_DEPTH),
+            max_aliases=int(settings.GRAPHQL_MAX_ALIASES),
+        )
+
+
+# What config/apps.py watches: a change to any of these rebuilds the pipeline.
+PIPELINE_SETTINGS = frozenset(
+    {
+        "GRAPHQL_EXPLORER",
+        "GRAPHQL_MAX_DOCUMENT_BYTES",
+        "GRAPHQL_MAX_TOKENS",
+        "GRAPHQL_MAX_FIELDS",
+        "GRAPHQL_MAX_DEPTH",
+        "GRAPHQL_MAX_ALIASES",
+        "GRAPHQL_TRUSTED_DOCUMENTS",
+        "APQ_CACHE_DOCUMENTS",
+        "APQ_MAX_DOCUMENTS",
+        "POSTS_CACHE_TTL_SECONDS",
+        "RESPONSE_CACHE_MAX_BYTES",
+    }
+)
+
+
 @dataclass
 class Pipeline:
     """The per-process request pipeline and the state it keeps (built once, at start-up)."""
@@ -220,6 +262,7 @@ class Pipeline:
     documents: DocumentStore
     responses: ResponseCache
     trusted: Mapping[str, str] | None
+    limits: Limits
     _prepared: LRUCache[tuple[object, ...], Prepared | Refusal] = field(
         default_factory=lambda: LRUCache(maxsize=4 * 1024 * 1024, getsizeof=_cost)
     )
@@ -239,6 +282,7 @@ class Pipeline:
                 max_bytes=settings.RESPONSE_CACHE_MAX_BYTES,
             ),
             trusted=load_manifest(path) if path else None,
+            limits=Limits.from_settings(),
         )
 
     # The document
@@ -255,7 +299,7 @@ class Pipeline:
             return document, body.persisted_hash, False
         if body.query is None:
             raise _bad_request("No GraphQL query found in the request")
-        digest = _sha256(_capped(body.query))
+        digest = _sha256(_capped(body.query, self.limits.max_document_bytes))
         if body.persisted_hash is not None and body.persisted_hash != digest:
             raise Refusal(ErrorCode.BAD_USER_INPUT, "sha256Hash is not the SHA-256 of the query")
         return body.query, digest, body.persisted_hash is not None
@@ -269,22 +313,16 @@ class Pipeline:
             if digest not in trusted:
                 raise Refusal(ErrorCode.PERSISTED_QUERY_NOT_FOUND, APQ_NOT_FOUND_MESSAGE)
             return trusted[digest], digest, False
-        digest = _sha256(_capped(body.query))
+        digest = _sha256(_capped(body.query, self.limits.max_document_bytes))
         if digest not in trusted or (body.persisted_hash not in {None, digest}):
             raise Refusal(ErrorCode.BAD_USER_INPUT, "Only the server's trusted documents may run")
         return body.query, digest, False
 
     def prepare(self, source: str, digest: str) -> Prepared:
-        """Parse, cap and validate a document, or refuse it; cached by hash and settings."""
-        explorer = bool(settings.GRAPHQL_EXPLORER)
-        key = (
-            digest,
-            explorer,
-            settings.GRAPHQL_MAX_TOKENS,
-            settings.GRAPHQL_MAX_FIELDS,
-            settings.GRAPHQL_MAX_DEPTH,
-            settings.GRAPHQL_MAX_ALIASES,
-        )
+        """Parse, cap and validate a document, or refuse it; cached by hash (the
+        limits are the pipeline's own, fixed when it was built)."""
+        explorer = self.limits.explorer
+        key = (digest,)
         with self._lock:
             known = self._prepared.get(key)
         if known is None:
@@ -296,7 +334,7 @@ class Pipeline:
         return known
 
     def _prepare(self, source: str, digest: str, explorer: bool) -> Prepared | Refusal:
-        document = _parse_within_caps(source)
+        document = _parse_within_caps(source, self.limits)
         if isinstance(document, Refusal):
             return document
         # What runs, and what validation reads, is the same document with the
@@ -385,14 +423,14 @@ class Pipeline:
         return _json_response(encoded)
 
 
-def _parse_within_caps(source: str) -> DocumentNode | Refusal:
+def _parse_within_caps(source: str, limits: Limits) -> DocumentNode | Refusal:
     """The parsed document, or its refusal by a document cap (run before validation)."""
-    _capped(source)
+    _capped(source, limits.max_document_bytes)
     try:
-        document = parse_document(source, max_tokens=settings.GRAPHQL_MAX_TOKENS)
+        document = parse_document(source, max_tokens=limits.max_tokens)
     except GraphQLError as exc:
         return Refusal(ErrorCode.BAD_USER_INPUT, exc.message)
-    limit = settings.GRAPHQL_MAX_FIELDS
+    limit = limits.max_fields
     shape = measure(document, limit)
     if shape.fields > limit:
         return Refusal(
@@ -400,17 +438,17 @@ def _parse_within_caps(source: str) -> DocumentNode | Refusal:
             f"The document selects more than {limit} fields",
             maxFields=limit,
         )
-    if shape.aliases > settings.GRAPHQL_MAX_ALIASES:
+    if shape.aliases > limits.max_aliases:
         return Refusal(
             ErrorCode.BAD_USER_INPUT,
-            f"The document has more than {settings.GRAPHQL_MAX_ALIASES} aliases",
-            maxAliases=settings.GRAPHQL_MAX_ALIASES,
+            f"The document has more than {limits.max_aliases} aliases",
+            maxAliases=limits.max_aliases,
         )
-    if shape.depth > settings.GRAPHQL_MAX_DEPTH:
+    if shape.depth > limits.max_depth:
         return Refusal(
             ErrorCode.BAD_USER_INPUT,
-            f"The document exceeds the maximum depth of {settings.GRAPHQL_MAX_DEPTH}",
-            maxDepth=settings.GRAPHQL_MAX_DEPTH,
+            f"The document exceeds the maximum depth of {limits.max_depth}",
+            maxDepth=limits.max_depth,
         )
     repeated = repeated_expensive_fields(document)
     if repeated:
@@ -497,9 +535,8 @@ def _header_token(request: HttpRequest) -> str | None:
     return token
 
 
-def _capped(query: str) -> bytes:
+def _capped(query: str, limit: int) -> bytes:
     """The query's UTF-8, refused before any lexing when over the document cap."""
-    limit = settings.GRAPHQL_MAX_DOCUMENT_BYTES
     if len(query) > limit:  # characters <= bytes: refuse without encoding
         raise _too_large(limit)
     raw = query.encode("utf-8", errors="surrogatepass")

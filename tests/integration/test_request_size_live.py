@@ -34,7 +34,9 @@ def _send(port: int, head: bytes, body_size: int, chunk: bytes = b"a" * 65536) -
                 sent += sock.send(chunk[: body_size - sent])
         except OSError:
             pass  # the server answered and closed: exactly what we want
-        sock.shutdown(socket.SHUT_WR) if sent >= body_size else None
+        if sent >= body_size:
+            with contextlib.suppress(OSError):  # the server may have answered and closed
+                sock.shutdown(socket.SHUT_WR)
         answer = b""
         try:
             while part := sock.recv(65536):

@@ -116,7 +116,7 @@ def test_get_posts_at_the_byte_quota_peaks_within_3x_the_response_and_gives_it_b
     assert "errors" not in server.graphql("{ __typename }", token=token)  # warm the worker
 
     settled = []
-    for _ in range(ROUNDS):  # the same every time: nothing is kept, nothing grows
+    for round_ in range(ROUNDS):  # the same every time: nothing is kept, nothing grows
         before = _status(worker, "VmRSS")
         Path(f"/proc/{worker}/clear_refs").write_text("5")  # VmHWM := VmRSS
         body, length = _get_posts(server, token)
@@ -133,12 +133,13 @@ def test_get_posts_at_the_byte_quota_peaks_within_3x_the_response_and_gives_it_b
         )
         print(figures)
         assert peak <= 3 * len(body), figures
-        assert after <= len(body) // 2, figures
+        if round_ > 0:  # the first sizes the connections' buffers (MariaDB: up to +10 MiB)
+            assert after <= len(body) // 2, figures
         settled.append(before + after)
     print([f"{rss / MiB:.1f}" for rss in settled])
     # What is left after a round is noise, not the response: 0-4 MiB on SQLite, up to
     # 14 MiB on MariaDB (allocator pages here and there: no mapping grew by more than
     # 5 MiB), never the response or the texts, which are each the whole body. Once
-    # the first has run (its statements compiled, its buffers sized), the worker ends
-    # each round about where it ended the first.
+    # the first has run (its statements compiled, its connections' buffers sized),
+    # the worker ends each round about where it ended the first.
     assert max(settled[1:]) - settled[0] <= len(body) // 2, settled

@@ -146,13 +146,24 @@ def user_change_password(
     The current password is checked as login checks it: a wrong one is
     UNAUTHENTICATED and counts as a failed login.
     """
-    address = auth_request_admit(uow=uow, source=source)
-    attempt = LoginAttempt(email=user.email, source=address, created_at=utcnow())
-    account = _check_password(uow, attempt, data.current_password, failure=WRONG_PASSWORD)
-    if account.id != user.id:
-        raise _unauthenticated(INVALID_TOKEN)
+    account, attempt = _confirm_own_password(
+        uow, user=user, password=data.current_password, source=source
+    )
     password_hash = hash_password(data.new_password)
     return _replace_password(uow, user=account, password_hash=password_hash, attempt=attempt)
+
+
+def _confirm_own_password(
+    uow: UnitOfWork, *, user: Principal, password: str, source: str
+) -> tuple[User, LoginAttempt]:
+    """The caller's account if ``password`` is theirs, checked as login checks it (the
+    per-address limit first; a wrong one counts as a failed login); and the attempt."""
+    address = auth_request_admit(uow=uow, source=source)
+    attempt = LoginAttempt(email=user.email, source=address, created_at=utcnow())
+    account = _check_password(uow, attempt, password, failure=WRONG_PASSWORD)
+    if account.id != user.id:
+        raise _unauthenticated(INVALID_TOKEN)
+    return account, attempt
 
 
 @retry_transaction
@@ -180,11 +191,7 @@ def user_delete(*, uow: UnitOfWork, user: Principal, data: DeleteAccountInput, s
     The password is checked as changePassword checks the current one. The email
     is free to sign up again afterwards.
     """
-    address = auth_request_admit(uow=uow, source=source)
-    attempt = LoginAttempt(email=user.email, source=address, created_at=utcnow())
-    account = _check_password(uow, attempt, data.password, failure=WRONG_PASSWORD)
-    if account.id != user.id:
-        raise _unauthenticated(INVALID_TOKEN)
+    account, _attempt = _confirm_own_password(uow, user=user, password=data.password, source=source)
     _delete_account(uow, user=account)
     get_posts_cache().discard(account.id)
     return account.id

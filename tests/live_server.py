@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ __all__ = [
     "fetch",
     "free_port",
     "local_request",
+    "read_until_closed",
     "server_env",
     "serving",
     "start_server",
@@ -86,6 +88,17 @@ def serving(
         yield live
     finally:
         live.stop()
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    """Everything the server sends on ``sock`` until it closes (or the read times out)."""
+    answer = b""
+    try:
+        while part := sock.recv(65536):
+            answer += part
+    except OSError:
+        pass
+    return answer
 
 
 def server_env(database_url: str, var_dir: Path, **extra: str) -> dict[str, str]:

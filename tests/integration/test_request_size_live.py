@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_server import Server, server_env, serving
+from tests.live_server import Server, read_until_closed, server_env, serving
 
 pytestmark = pytest.mark.slow
 
@@ -37,12 +37,7 @@ def _send(port: int, head: bytes, body_size: int, chunk: bytes = b"a" * 65536) -
         if sent >= body_size:
             with contextlib.suppress(OSError):  # the server may have answered and closed
                 sock.shutdown(socket.SHUT_WR)
-        answer = b""
-        try:
-            while part := sock.recv(65536):
-                answer += part
-        except OSError:
-            pass
+        answer = read_until_closed(sock)
     return answer
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from persistence.migrations import upgrade
 from scripts.slowclients import HEADS, slow_connections, timed_requests
-from tests.live_server import Server, fetch, local_request, server_env, serving
+from tests.live_server import Server, fetch, local_request, read_until_closed, server_env, serving
 
 pytestmark = pytest.mark.slow
 
@@ -62,12 +62,7 @@ def _exchange(port: int, data: bytes, *, wait: float = 15) -> tuple[bytes, float
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
         sock.sendall(data)
-        answer = b""
-        try:
-            while part := sock.recv(65536):
-                answer += part
-        except OSError:
-            pass
+        answer = read_until_closed(sock)
     return answer, time.monotonic() - started
 
 

@@ -16,16 +16,13 @@ from tests.conftest import PASSWORD, Api
 
 pytestmark = pytest.mark.slow
 
-ROUNDS = 5
+ROUNDS = 7
 
 
 def _cpu(action: object) -> float:
-    best = float("inf")
-    for _ in range(ROUNDS):
-        started = time.process_time()
-        action()  # type: ignore[operator]
-        best = min(best, time.process_time() - started)
-    return best
+    started = time.process_time()
+    action()  # type: ignore[operator]
+    return time.process_time() - started
 
 
 def test_a_login_costs_at_most_1_1x_one_bcrypt_check(api: Api) -> None:
@@ -34,8 +31,12 @@ def test_a_login_costs_at_most_1_1x_one_bcrypt_check(api: Api) -> None:
     assert "errors" not in api.login("cost@example.com")  # warm: the address is known
     stored = hash_password(PASSWORD)
 
-    check = _cpu(lambda: verify_password(PASSWORD, stored))
-    login = _cpu(lambda: api.login("cost@example.com"))
+    # Interleaved, the cheapest of each: a machine busy for a while slows both alike.
+    checks, logins = [], []
+    for _ in range(ROUNDS):
+        checks.append(_cpu(lambda: verify_password(PASSWORD, stored)))
+        logins.append(_cpu(lambda: api.login("cost@example.com")))
+    check, login = min(checks), min(logins)
     figures = f"login {login * 1000:.0f} ms CPU, one bcrypt check {check * 1000:.0f} ms"
     print(figures)
     assert login <= 1.1 * check, figures

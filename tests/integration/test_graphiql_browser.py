@@ -57,6 +57,9 @@ RESULT_PANE_TEXT = """() => {
 }"""
 
 
+GRAPHIQL_DEBOUNCE_MS = 100
+
+
 def _chromium() -> Path:
     if CHROMIUM.exists():
         return CHROMIUM
@@ -91,10 +94,16 @@ def _replace_text(page: Page, editor: Locator, text: str) -> None:
     page.keyboard.press("Control+A")
     page.keyboard.press("Delete")
     page.keyboard.type(text)
+    # The run button reads the editor: run only once it shows what was typed.
+    expect(editor).to_contain_text(text)
 
 
 def _run_and_read_result(page: Page, field: str) -> dict[str, Any]:
     """Press the run button and return the result pane's JSON once it answers ``field``."""
+    # GraphiQL parses the editor 100 ms after its last change (a debounce in @graphiql/react)
+    # and sends the operationName it found then: a run pressed sooner sent the previous tab's
+    # name ("Unknown operation named 'Signup'", seen on a busy machine). Not a cost bound.
+    page.wait_for_timeout(GRAPHIQL_DEBOUNCE_MS * 3)
     page.locator(".graphiql-execute-button").click()
     # Not page.wait_for_function: it evaluates a string in the page, which the CSP
     # rightly refuses ('unsafe-eval'). Locator assertions need no eval.
@@ -172,14 +181,19 @@ def test_graphiql_works_offline_under_its_csp_and_sends_the_headers_tab(
 
             # A query typed into a new tab, run with the run button.
             page.locator(".graphiql-tab-add").click()
+            expect(page.locator(".graphiql-tab-button")).to_have_count(7)
             _replace_text(page, query_editor, "{ __typename }")
             assert _run_and_read_result(page, "__typename") == {"data": {"__typename": "Query"}}
 
             # The first tab's signup, then its token in the Headers tab of another one.
+            # The editor takes the tab's text after the click, not at once: a run pressed in
+            # between sent an empty document once (a CI run on a busy machine).
             page.locator(".graphiql-tab-button").first.click()
+            expect(query_editor).to_contain_text("mutation Signup")
             signup = _run_and_read_result(page, "signup")
             token = signup["data"]["signup"]["token"]
             page.locator(".graphiql-tab-add").click()
+            expect(page.locator(".graphiql-tab-button")).to_have_count(8)
             _replace_text(page, query_editor, "{ getPosts { id } }")
             _replace_text(page, headers_editor, f'{{"Authorization": "Bearer {token}"}}')
             assert _run_and_read_result(page, "getPosts") == {"data": {"getPosts": []}}

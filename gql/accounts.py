@@ -7,9 +7,8 @@ from datetime import datetime
 from typing import Annotated
 
 import strawberry
-from strawberry import relay
 
-from gql.common import EmailArg, GqlInfo, TokenArg
+from gql.common import EmailArg, GqlInfo, Node, TokenArg
 from gql.ids import decode_cursor, encode_id
 from gql.permissions import IsAuthenticated
 from gql.posts import PostConnection
@@ -43,15 +42,14 @@ def user_id(value: int) -> strawberry.ID:
 
 
 @strawberry.type(description="A registered account.")
-class User(relay.Node):
-    id: relay.NodeID[int]
+class User(Node):
     email: str = strawberry.field(
         description="The user's email: trimmed, NFKC-normalised and case-folded."
     )
 
     @classmethod
     def from_out(cls, user: UserOut) -> User:
-        return cls(id=user.id, email=user.email)
+        return cls(id=user_id(user.id), email=user.email)
 
     @strawberry.field(
         description=(

@@ -8,7 +8,7 @@ from typing import Annotated, cast
 import strawberry
 from strawberry import relay
 
-from gql.common import GqlInfo, TokenArg
+from gql.common import GqlInfo, Node, TokenArg
 from gql.extensions import MaxUtf8Bytes
 from gql.ids import decode_id, encode_cursor, encode_id
 from gql.permissions import IsAuthenticated
@@ -19,16 +19,24 @@ from schemas.limits import POST_MAX_BYTES
 from schemas.posts import PostCreateInput, PostDeleteInput, PostOut, PostPage
 
 
+def post_id(value: int) -> strawberry.ID:
+    """A post's global id as the API shows it (Post.id, the payloads' postId)."""
+    return strawberry.ID(encode_id(POST_TYPE, value))
+
+
 @strawberry.type(description="A text post written by the caller.")
-class Post(relay.Node):
-    id: relay.NodeID[int]
+class Post(Node):
     text: str = strawberry.field(description="The post's text, exactly as it was sent.")
     created_at: datetime = strawberry.field(description="When the post was created (UTC).")
 
     @classmethod
     def from_out(cls, post: PostOut) -> Post:
         # A JsonText stays one until the response is written (gql/compat.py).
-        return cls(id=post.id, text=cast("str", post.text), created_at=post.created_at)
+        return cls(
+            id=post_id(post.id),
+            text=cast("str", post.text),
+            created_at=post.created_at,
+        )
 
 
 @strawberry.type(description="A post in a page of the caller's posts.")
@@ -73,7 +81,7 @@ class AddPostPayload:
 
     @classmethod
     def from_out(cls, post: PostOut) -> AddPostPayload:
-        return cls(post_id=strawberry.ID(encode_id(POST_TYPE, post.id)), post=Post.from_out(post))
+        return cls(post_id=post_id(post.id), post=Post.from_out(post))
 
 
 @strawberry.type(description="The result of deletePost.")
@@ -81,8 +89,8 @@ class DeletePostPayload:
     post_id: strawberry.ID = strawberry.field(description="The global id of the deleted post.")
 
     @classmethod
-    def from_out(cls, post_id: int) -> DeletePostPayload:
-        return cls(post_id=strawberry.ID(encode_id(POST_TYPE, post_id)))
+    def from_out(cls, deleted: int) -> DeletePostPayload:
+        return cls(post_id=post_id(deleted))
 
 
 @strawberry.type(description="Post queries.")

@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
-from strawberry import relay
 
 from gql.accounts import User
-from gql.common import GqlInfo, TokenArg
+from gql.common import GqlInfo, Node, TokenArg
 from gql.ids import decode_id
 from gql.permissions import IsAuthenticated
 from gql.posts import Post
@@ -19,7 +18,7 @@ from schemas.posts import PostOut
 from schemas.users import UserOut
 
 
-def _node(found: UserOut | PostOut | None) -> relay.Node | None:
+def _node(found: UserOut | PostOut | None) -> Node | None:
     if isinstance(found, PostOut):
         return Post.from_out(found)
     if isinstance(found, UserOut):
@@ -41,7 +40,7 @@ class RelayQueries:
         info: GqlInfo,
         id: Annotated[strawberry.ID, strawberry.argument(description="A global id.")],
         token: TokenArg = None,
-    ) -> relay.Node | None:
+    ) -> Node | None:
         ref = decode_id(id, argument="id")
         [found] = node_lookup(uow=info.context.uow_factory(), user=info.context.user, refs=[ref])
         return _node(found)
@@ -58,7 +57,7 @@ class RelayQueries:
         info: GqlInfo,
         ids: Annotated[list[strawberry.ID], strawberry.argument(description="Global ids.")],
         token: TokenArg = None,
-    ) -> list[relay.Node | None]:
+    ) -> list[Node | None]:
         if len(ids) > NODES_MAX:
             raise DomainError(
                 ErrorCode.BAD_USER_INPUT,

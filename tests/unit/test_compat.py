@@ -4,23 +4,29 @@ moves them fails here."""
 from __future__ import annotations
 
 import gc
-from typing import Any
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, cast
 
 import pytest
 import strawberry
 from graphql import (
+    ExecutionResult,
     Executor,
     GraphQLSchema,
     GraphQLSyntaxError,
     Token,
+    execute,
     get_introspection_query,
+    introspection_types,
     parse,
     validate,
 )
 from strawberry.permission import BasePermission
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 
-from gql.compat import core_schema, execute_document, parse_document
+from gql.compat import WireExecutionContext, core_schema, execute_document, parse_document
 from gql.schema import schema as app_schema
 
 
@@ -184,3 +190,193 @@ def test_parse_document_leaves_no_tokens_for_the_cycle_collector() -> None:
     finally:
         gc.enable()
     assert document.definitions
+
+
+# The execution's loop (WireExecutionContext): every answer the same as graphql-core's
+# own path (Strawberry's execution context), errors and their paths included.
+
+
+@strawberry.enum
+class Mood(Enum):
+    GLAD = "glad"
+    SAD = "sad"
+
+
+@strawberry.type
+class Leafy:
+    name: str
+    nickname: str | None
+    count: int
+    ratio: float
+    flag: bool
+    mood: Mood
+    when: datetime
+    key: strawberry.ID
+    tags: list[str]
+    friend: Leafy | None = None
+    friends: list[Leafy] = strawberry.field(default_factory=list)
+    maybe_friends: list[Leafy | None] = strawberry.field(default_factory=list)
+
+    @strawberry.field
+    def shout(self, times: int = 1) -> str:
+        return self.name.upper() * times
+
+    @strawberry.field
+    def broken(self) -> str | None:
+        raise ValueError("broken resolver")
+
+
+def _leafy(label: str, **overrides: Any) -> Leafy:
+    values: dict[str, Any] = {
+        "name": label,
+        "nickname": None,
+        "count": 3,
+        "ratio": 0.5,
+        "flag": True,
+        "mood": Mood.GLAD,
+        "when": datetime(2026, 11, 25, 10, 0, tzinfo=UTC),
+        "key": strawberry.ID(f"id-{label}"),
+        "tags": ["a", "b"],
+    }
+    values.update(overrides)
+    return Leafy(**values)
+
+
+@strawberry.type
+class LeafyQuery:
+    @strawberry.field
+    def one(self, info: Info[Any, Any]) -> Leafy:
+        return info.context["one"]  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def many(self, info: Info[Any, Any]) -> list[Leafy]:
+        return info.context["many"]  # type: ignore[no-any-return]
+
+
+LEAFY = strawberry.Schema(query=LeafyQuery)
+LEAF_DOCUMENTS = [
+    "{ one { name nickname count ratio flag mood when key tags __typename } }",
+    "{ many { n: name name n2: name __typename t: __typename } }",
+    "{ one { name friend { name friend { name } } friends { name mood } } }",
+    "{ one { maybeFriends { name } } }",
+    "{ one { name shout(times: 2) key } many { shout name } }",
+    "{ one { name broken count } }",
+    "query($x: Boolean!) { many { name @include(if: $x) count @skip(if: $x) flag } }",
+    "{ one { ... on Leafy { name } ...F } } fragment F on Leafy { count name }",
+]
+
+
+def _both_ways(document: str, **context: Any) -> tuple[Any, Any]:
+    parsed = parse(document)
+    assert validate(core_schema(LEAFY), parsed) == []
+    results = []
+    for executor in (WireExecutionContext, StrawberryGraphQLCoreExecutionContext):
+        result = execute(
+            core_schema(LEAFY),
+            parsed,
+            context_value=context,
+            variable_values={"x": True},
+            executor_class=executor,
+        )
+        assert isinstance(result, ExecutionResult)
+        results.append(
+            (
+                result.data,
+                [(error.message, error.path) for error in result.errors or []],
+            )
+        )
+    return results[0], results[1]
+
+
+@pytest.mark.parametrize("document", LEAF_DOCUMENTS)
+def test_the_leaf_loop_answers_as_graphql_core_does(document: str) -> None:
+    friend = _leafy("bob", nickname="bobby")
+    one = _leafy("ann", friend=_leafy("cat", friend=friend), friends=[friend, _leafy("dan")])
+    one.maybe_friends = [friend, None]
+    fast, slow = _both_ways(document, one=one, many=[one, friend])
+    assert fast == slow
+    assert fast[0] is not None
+
+
+@pytest.mark.parametrize(
+    ("overrides", "document"),
+    [
+        ({"name": None}, "{ many { name count } }"),  # null where null is an error
+        ({"count": 2**40}, "{ many { count } }"),  # Int's coercion refuses it
+        ({"count": "three"}, "{ one { name count } }"),
+        ({"mood": "cheerful"}, "{ many { mood name } }"),  # not an enum value
+        ({"friends": [None]}, "{ one { friends { name } } }"),  # a null item, non-null
+        ({"friends": "nope"}, "{ one { friends { name } } }"),  # not a list
+        ({"friend": 7}, "{ one { friend { name } } }"),  # not a Leafy (is_type_of)
+        ({"tags": [None]}, "{ one { tags } }"),
+    ],
+)
+def test_the_leaf_loop_fails_as_graphql_core_does(overrides: dict[str, Any], document: str) -> None:
+    """Each a value graphql-core refuses: the same error, at the same path, the same
+    data around it (the loop hands the object back to graphql-core's path)."""
+    bad = _leafy("eve", **overrides)
+    fast, slow = _both_ways(document, one=bad, many=[_leafy("ann"), bad])
+    assert fast == slow
+    assert fast[1], "the value was meant to be refused"
+
+
+def test_the_leaf_loop_answers_the_introspection_query_as_graphql_core_does() -> None:
+    document = parse(get_introspection_query(descriptions=True, input_value_deprecation=True))
+    fast, slow = (
+        cast(
+            "ExecutionResult",
+            execute(core_schema(app_schema), document, executor_class=executor),
+        )
+        for executor in (WireExecutionContext, StrawberryGraphQLCoreExecutionContext)
+    )
+    assert fast.errors is None
+    assert slow.errors is None
+    assert fast.data == slow.data
+
+
+def test_the_leaf_loop_reads_each_plain_field_without_graphql_cores_execute_field(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The point of the loop: only fields with resolvers of their own go field by field."""
+    executed: list[str] = []
+    original = WireExecutionContext.execute_field
+
+    def counting(self: Any, parent_type: Any, source: Any, details: Any, *rest: Any) -> Any:
+        executed.append(details[0].node.name.value)
+        return original(self, parent_type, source, details, *rest)
+
+    monkeypatch.setattr(WireExecutionContext, "execute_field", counting)
+    one = _leafy("ann", friends=[_leafy("bob"), _leafy("cat")])
+    fast, _slow = _both_ways(
+        "{ one { name count mood friends { name when } shout } }", one=one, many=[]
+    )
+    assert fast[1] == []
+    assert executed == ["one", "shout"]
+
+
+@pytest.mark.parametrize("field", ["kind", "name"])
+def test_the_loop_locates_an_error_in_a_list_item_as_graphql_core_does(
+    monkeypatch: pytest.MonkeyPatch, field: str
+) -> None:
+    """Introspection's objects are completed at once, lists of them item by item: an
+    error in one item (non-null ``kind``: it nulls the list's parents; nullable
+    ``name``: only itself) is located and propagated as graphql-core does."""
+    resolver = introspection_types["__Type"].fields[field].resolve  # type: ignore[union-attr]
+
+    def failing_for_post(type_: Any, _info: Any) -> Any:
+        if getattr(type_, "name", None) == "Post":
+            raise ValueError("no kind for Post")
+        return resolver(type_, _info)  # type: ignore[misc]
+
+    fields = introspection_types["__Type"].fields  # type: ignore[union-attr]
+    monkeypatch.setattr(fields[field], "resolve", failing_for_post)
+    document = parse("{ __schema { types { name kind } } __typename }")
+    fast, slow = (
+        cast("ExecutionResult", execute(core_schema(app_schema), document, executor_class=e))
+        for e in (WireExecutionContext, StrawberryGraphQLCoreExecutionContext)
+    )
+    assert fast.data == slow.data
+    assert [(e.message, e.path) for e in fast.errors or []] == [
+        (e.message, e.path) for e in slow.errors or []
+    ]
+    assert fast.errors

@@ -28,6 +28,7 @@ from cachetools import LRUCache
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -341,8 +342,12 @@ class Pipeline:
         # fragments that meet inlined and repeated fields merged (gql/rules.py says
         # why that is the same document, and why validating it then costs linear time).
         document = simplify_document(document, core_schema(schema))
+        # Rules that can find nothing in this text are skipped (gql/rules.py).
+        rules = validation_rules(
+            explorer=explorer, variables="$" in source, directives="@" in source
+        )
         if not _about_the_schema(document):
-            return _validated(document, digest, explorer, canonical=None)
+            return _validated(document, digest, rules, explorer=explorer, canonical=None)
         # GraphiQL and other tools send the introspection query on every load, often
         # as a new text (a comment or spacing differs): it is validated (and its
         # response cached) once per document as printed, which comments and spacing
@@ -353,7 +358,7 @@ class Pipeline:
         with self._lock:
             known = self._prepared.get(key)
         if known is None:
-            known = _validated(document, digest, explorer, canonical=canonical)
+            known = _validated(document, digest, rules, explorer=explorer, canonical=canonical)
             with self._lock:
                 self._prepared[key] = known
         return replace(known, sha256=digest) if isinstance(known, Prepared) else known
@@ -459,10 +464,14 @@ def _parse_within_caps(source: str, limits: Limits) -> DocumentNode | Refusal:
 
 
 def _validated(
-    document: DocumentNode, digest: str, explorer: bool, *, canonical: str | None
+    document: DocumentNode,
+    digest: str,
+    rules: tuple[type[ASTValidationRule], ...],
+    *,
+    explorer: bool,
+    canonical: str | None,
 ) -> Prepared | Refusal:
     """The (simplified) document ready to run, or its refusal by validation."""
-    rules = validation_rules(explorer=explorer)
     errors = validate(core_schema(schema), document, rules, hide_suggestions=not explorer)
     if errors:
         return Refusal(ErrorCode.BAD_USER_INPUT, errors[0].message)

@@ -70,3 +70,22 @@ def test_a_quick_bench_reports_getposts_against_both_references(tmp_path: Path) 
     assert database["database"] == "sqlite"
     assert database["largest_post_bytes"] > 1_000_000  # some posts near 1 MiB
     assert not (out / "work").exists()  # databases and configs are cleaned up
+
+
+def test_the_profiler_reports_cpu_per_request_and_where_it_goes(database_url: str) -> None:
+    """`python -m bench.profile`: each operation's CPU against a hit, then its profile."""
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    argv = [sys.executable, "-m", "bench.profile", "--requests=5", "--rounds=1", "--top=5"]
+    if database_url.startswith("mysql"):
+        argv.append(f"--database-url={database_url}")
+    completed = subprocess.run(
+        argv, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=240, check=False
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    lines = completed.stdout.splitlines()
+    for operation in ("getPosts-hit", "getPosts-miss", "addPost"):
+        [line] = [line for line in lines if line.startswith(f"{operation} ")]
+        assert "us CPU per request" in line
+        assert f"## {operation}: cProfile, 5 requests" in completed.stdout
+    assert "x a hit" in completed.stdout
+    assert "function calls" in completed.stdout

@@ -193,3 +193,22 @@ def test_introspection_next_to_a_callers_field_is_not_shared(api: Api) -> None:
     token = api.token_for("limits@example.com")
     assert api.post(document, token=token)["data"]["getPosts"] == []
     assert _codes(api.post(f"# anyone\n{document}")) == {"UNAUTHENTICATED"}
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("query($a: Int) { __typename }", "Variable '$a' is never used."),
+        ("query { getPosts(token: $t) { id } }", "Variable '$t' is not defined."),
+        ("{ __typename @unknown }", "Unknown directive '@unknown'."),
+        # '$' and '@' inside a string keep the rules: the text decides, not the tokens.
+        ('query($a: Int) { __typename } # "$"', "Variable '$a' is never used."),
+    ],
+)
+def test_documents_breaking_the_rules_about_variables_and_directives_are_refused(
+    api: Api, source: str, message: str
+) -> None:
+    """Those rules are skipped only for a text without '$' (or '@'): here they run."""
+    body = api.post(source)
+    assert [error["message"] for error in body["errors"]] == [message]
+    assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

@@ -25,6 +25,7 @@ from gql.rules import (
     merge_identical_fields,
     repeated_expensive_fields,
     simplify_document,
+    validation_rules,
 )
 from gql.schema import schema
 
@@ -280,3 +281,57 @@ def test_expensive_fields_are_counted_through_fragments_before_inlining() -> Non
         )
         == []
     )
+
+
+# The rules skipped where they cannot find anything: a text without '$' has no
+# variables, one without '@' no directives. Each document below breaks one of those
+# rules, so each is refused by the rule set the pipeline picks for its text.
+BREAKS_A_VARIABLE_OR_DIRECTIVE_RULE = [
+    "query($a: Int) { __typename }",  # NoUnusedVariables
+    "query { posts: getPosts(token: $t) { id } }",  # NoUndefinedVariables
+    "query($a: Int, $a: Int) { x: __typename y: getPosts(token: $a) { id } }",
+    "query($t: Int) { getPosts(token: $t) { id } }",  # VariablesInAllowedPosition
+    "query($t: Post) { __typename }",  # VariablesAreInputTypes
+    "{ __typename @unknown }",  # KnownDirectives
+    "{ __typename @skip(if: true) @skip(if: false) }",  # UniqueDirectivesPerLocation
+    "{ getPosts @stream { id } }",
+]
+
+
+@pytest.mark.parametrize("source", BREAKS_A_VARIABLE_OR_DIRECTIVE_RULE)
+def test_the_rules_kept_for_a_text_still_refuse_what_they_must(source: str) -> None:
+    rules = validation_rules(explorer=True, variables="$" in source, directives="@" in source)
+    full = validation_rules(explorer=True)
+    document = parse(source)
+    assert validate(core_schema(schema), document, full), "meant to be invalid"
+    assert [e.message for e in validate(core_schema(schema), document, rules)] == [
+        e.message for e in validate(core_schema(schema), document, full)
+    ]
+
+
+def test_a_text_without_dollar_or_at_skips_exactly_the_rules_about_them() -> None:
+    full = set(validation_rules(explorer=True))
+    skipped = full - set(validation_rules(explorer=True, variables=False, directives=False))
+    assert {rule.__name__ for rule in skipped} == {
+        "UniqueVariableNamesRule",
+        "VariablesAreInputTypesRule",
+        "NoUndefinedVariablesRule",
+        "NoUnusedVariablesRule",
+        "VariablesInAllowedPositionRule",
+        "KnownDirectivesRule",
+        "UniqueDirectivesPerLocationRule",
+        "DeferStreamDirectiveOnRootField",
+        "DeferStreamDirectiveOnValidOperationsRule",
+        "DeferStreamDirectiveLabel",
+        "StreamDirectiveOnListField",
+    }
+    # Without '$' or '@', no document can break a skipped rule: the valid and invalid
+    # documents of the other rules are judged alike.
+    for source in ["{ nope }", "{ getPosts }", "{ __typename ...F }", "{ getPosts { id } }"]:
+        assert "$" not in source
+        assert "@" not in source
+        document = parse(source)
+        reduced = validation_rules(explorer=True, variables=False, directives=False)
+        assert [e.message for e in validate(core_schema(schema), document, reduced)] == [
+            e.message for e in validate(core_schema(schema), document, list(full))
+        ]

@@ -120,6 +120,8 @@ class Prepared:
     # For a document about the schema alone: the SHA-256 of the document as printed,
     # under which its validation and its responses are shared by every text of it.
     canonical: str | None = None
+    # The length of the text it was parsed from: what it weighs in the cache.
+    source_length: int = 0
 
 
 def read_body(request: HttpRequest) -> Body:
@@ -347,7 +349,10 @@ class Pipeline:
             explorer=explorer, variables="$" in source, directives="@" in source
         )
         if not _about_the_schema(document):
-            return _validated(document, digest, rules, explorer=explorer, canonical=None)
+            prepared = _validated(document, digest, rules, explorer=explorer, canonical=None)
+            if isinstance(prepared, Prepared):
+                prepared = replace(prepared, source_length=len(source))
+            return prepared
         # GraphiQL and other tools send the introspection query on every load, often
         # as a new text (a comment or spacing differs): it is validated (and its
         # response cached) once per document as printed, which comments and spacing
@@ -359,6 +364,8 @@ class Pipeline:
             known = self._prepared.get(key)
         if known is None:
             known = _validated(document, digest, rules, explorer=explorer, canonical=canonical)
+            if isinstance(known, Prepared):
+                known = replace(known, source_length=len(source))
             with self._lock:
                 self._prepared[key] = known
         return replace(known, sha256=digest) if isinstance(known, Prepared) else known
@@ -567,11 +574,11 @@ def _sha256(raw: bytes) -> str:
 
 
 def _cost(entry: Prepared | Refusal) -> int:
-    # Parsed documents weigh far more than their text; a refusal almost nothing.
+    # Parsed documents weigh far more than their text; a refusal almost nothing. (Not
+    # the document's loc: documents are parsed without locations, so it is None.)
     if isinstance(entry, Refusal):
         return 256
-    loc = entry.document.loc
-    return 256 + 16 * (loc.end if loc else 0)
+    return 256 + 16 * entry.source_length
 
 
 def encode(payload: dict[str, Any]) -> bytes:

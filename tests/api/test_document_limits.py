@@ -212,3 +212,15 @@ def test_documents_breaking_the_rules_about_variables_and_directives_are_refused
     body = api.post(source)
     assert [error["message"] for error in body["errors"]] == [message]
     assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_the_prepared_documents_cache_weighs_each_by_its_text(api: Api) -> None:
+    """Bounded by weight, not count: a long document weighs more (documents are parsed
+    without locations, so the weight cannot come from the parsed document's end)."""
+    prepared = pipeline.get_pipeline()._prepared
+    before = prepared.currsize
+    short = "{ __typename }"
+    long = "# " + "x" * 4000 + "\n{ __typename }"
+    for document in (short, long):
+        assert "errors" not in api.post(document)
+    assert prepared.currsize - before == (256 + 16 * len(short)) + (256 + 16 * len(long))

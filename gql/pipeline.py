@@ -57,6 +57,7 @@ from persistence.uow import UnitOfWork
 from resolvers_services.accounts import user_authenticate
 from resolvers_services.documents import DocumentStore
 from schemas.errors import DomainError, ErrorCode
+from schemas.kept_bytes import kept
 from schemas.users import Principal
 
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -404,10 +405,10 @@ class Pipeline:
             annotate(user_id=auth.id)
         key: Key | None = None
         if operation.kind == "query" and isinstance(auth, Principal):
-            variables = orjson.dumps(body.variables or {}, option=orjson.OPT_SORT_KEYS)
+            variables = kept(orjson.dumps(body.variables or {}, option=orjson.OPT_SORT_KEYS))
             key = (auth.id, auth.posts_version, digest, operation.name, variables)
         elif operation.kind == "query" and prepared.canonical is not None:
-            variables = orjson.dumps(body.variables or {}, option=orjson.OPT_SORT_KEYS)
+            variables = kept(orjson.dumps(body.variables or {}, option=orjson.OPT_SORT_KEYS))
             key = (None, 0, prepared.canonical, operation.name, variables)  # anyone's
         if key is not None:
             cached = self.responses.get(key)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from cachetools import TTLCache
 
 from resolvers_services.post_cache import byte_bounded_ttl_cache
+from schemas.kept_bytes import kept
 
 # A key: user id, posts version, document sha256, operation name, canonical variables.
 # A response the same for every caller (introspection) has no user id, version 0, and
@@ -57,6 +58,7 @@ class ResponseCache:
         """Store ``body`` unless it alone exceeds the bound."""
         if not self.enabled or len(body) > self.max_bytes:
             return
+        body = kept(body)  # orjson's allocation is many times the body (schemas/kept_bytes.py)
         with self._lock:
             self._bodies[key] = body
 

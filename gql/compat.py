@@ -248,10 +248,8 @@ class WireExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if node.name.value == "__typename":
             return _Leaf(None, _identity, True), None
         field_def = self.schema.get_field(parent, node.name.value)
-        if field_def is None:
-            return None, None
-        read = self._reader(parent, field_def, node)
-        if read is None:
+        read = None if field_def is None else self._reader(parent, field_def, node)
+        if field_def is None or read is None:
             return None, None
         field_type, non_null = get_nullable_type(field_def.type), is_non_null_type(field_def.type)
         if is_leaf_type(field_type):
@@ -263,6 +261,8 @@ class WireExecutionContext(StrawberryGraphQLCoreExecutionContext):
         at_once = (
             object_type if is_object_type(object_type) and object_type.is_type_of is None else None
         )
+        if at_once is None and non_null:
+            return None, None  # nothing to gain by reading it first: execute_field reads it
         child = _Child(
             read,
             field_def.type,

@@ -60,7 +60,7 @@ _DEFINITION_BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 class _Leaf(NamedTuple):
     """A leaf field (scalar or enum) read and coerced in the loop."""
 
-    read: Callable[[Any], Any] | None  # None: __typename, the parent type's name
+    read: Callable[[Any], Any] | None  # None: __typename, the parent type's name as is
     coerce: Callable[[Any], Any]
     non_null: bool
     # The Python type that this scalar's coercion returns as it is (String and ID: str,
@@ -95,8 +95,7 @@ _NO_PLAN = _Plan((), (), ())
 _INTROSPECTION_TYPES = frozenset(introspection_types)
 _FAILED = object()
 # graphql-core's String and ID coercions return a str as it is, Boolean's a bool.
-_BUILT_IN_SCALARS = (GraphQLString, GraphQLID, GraphQLBoolean)
-_AS_IS: dict[str, type] = {"String": str, "ID": str, "Boolean": bool}
+_AS_IS: dict[GraphQLLeafType, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
 
 
 class WireExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -147,10 +146,8 @@ class WireExecutionContext(StrawberryGraphQLCoreExecutionContext):
         position_context: Any,
     ) -> Any:
         plan = self._plan(return_type, field_details_list)
-        completed: dict[str, Any] = {}
-        if plan is _NO_PLAN or not _read_leaves(
-            plan.leaves, return_type.name, result, completed := dict.fromkeys(plan.names)
-        ):
+        completed: dict[str, Any] = dict.fromkeys(plan.names)
+        if plan is _NO_PLAN or not _read_leaves(plan.leaves, return_type.name, result, completed):
             return super().collect_and_execute_subfields(
                 return_type, field_details_list, path, result, position_context
             )
@@ -246,15 +243,15 @@ class WireExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if node.directives or any(d.fragment_variable_values for d in details):
             return None, None
         if node.name.value == "__typename":
-            return _Leaf(None, _identity, True), None
+            return _Leaf(None, str, True), None
         field_def = self.schema.get_field(parent, node.name.value)
         read = None if field_def is None else self._reader(parent, field_def, node)
         if field_def is None or read is None:
             return None, None
         field_type, non_null = get_nullable_type(field_def.type), is_non_null_type(field_def.type)
         if is_leaf_type(field_type):
-            as_is = _AS_IS.get(field_type.name) if field_type in _BUILT_IN_SCALARS else None
-            return _Leaf(read, field_type.coerce_output_value, non_null, as_is), None
+            leaf = _Leaf(read, field_type.coerce_output_value, non_null, _AS_IS.get(field_type))
+            return leaf, None
         many = isinstance(field_type, GraphQLList)
         item_type = cast("GraphQLOutputType", getattr(field_type, "of_type", field_type))
         object_type = get_nullable_type(item_type)
@@ -328,10 +325,6 @@ def _read_leaves(
     except Exception:  # noqa: BLE001 - the ordinary completion raises it, located
         return False
     return True
-
-
-def _identity(value: Any) -> Any:
-    return value
 
 
 def _never_async_iterable(_value: Any) -> TypeGuard[AsyncIterable[Any]]:

@@ -350,10 +350,9 @@ class Pipeline:
             explorer=explorer, variables="$" in source, directives="@" in source
         )
         if not _about_the_schema(document):
-            prepared = _validated(document, digest, rules, explorer=explorer, canonical=None)
-            if isinstance(prepared, Prepared):
-                prepared = replace(prepared, source_length=len(source))
-            return prepared
+            return _validated(
+                document, digest, rules, explorer=explorer, canonical=None, source=source
+            )
         # GraphiQL and other tools send the introspection query on every load, often
         # as a new text (a comment or spacing differs): it is validated (and its
         # response cached) once per document as printed, which comments and spacing
@@ -364,12 +363,14 @@ class Pipeline:
         with self._lock:
             known = self._prepared.get(key)
         if known is None:
-            known = _validated(document, digest, rules, explorer=explorer, canonical=canonical)
-            if isinstance(known, Prepared):
-                known = replace(known, source_length=len(source))
+            known = _validated(
+                document, digest, rules, explorer=explorer, canonical=canonical, source=source
+            )
             with self._lock:
                 self._prepared[key] = known
-        return replace(known, sha256=digest) if isinstance(known, Prepared) else known
+        if isinstance(known, Refusal):
+            return known
+        return replace(known, sha256=digest, source_length=len(source))
 
     # The caller
 
@@ -478,13 +479,18 @@ def _validated(
     *,
     explorer: bool,
     canonical: str | None,
+    source: str,
 ) -> Prepared | Refusal:
     """The (simplified) document ready to run, or its refusal by validation."""
     errors = validate(core_schema(schema), document, rules, hide_suggestions=not explorer)
     if errors:
         return Refusal(ErrorCode.BAD_USER_INPUT, errors[0].message)
     return Prepared(
-        sha256=digest, document=document, operations=_operations(document), canonical=canonical
+        sha256=digest,
+        document=document,
+        operations=_operations(document),
+        canonical=canonical,
+        source_length=len(source),
     )
 
 

@@ -52,7 +52,7 @@ from gql.rules import measure, repeated_expensive_fields, simplify_document, val
 from gql.schema import schema
 from gql.trusted import load_manifest
 from observability.context import annotate
-from observability.metrics import record_apq, record_cache
+from observability.metrics import record_apq, record_cache, watch_cache
 from persistence.uow import UnitOfWork
 from resolvers_services.accounts import user_authenticate
 from resolvers_services.documents import DocumentStore
@@ -276,15 +276,17 @@ class Pipeline:
     def from_settings(cls) -> Pipeline:
         """Build the pipeline and its caches from settings (a bad manifest stops start-up)."""
         path = settings.GRAPHQL_TRUSTED_DOCUMENTS
+        responses = ResponseCache(
+            ttl_seconds=settings.POSTS_CACHE_TTL_SECONDS,
+            max_bytes=settings.RESPONSE_CACHE_MAX_BYTES,
+        )
+        watch_cache("response", lambda: responses.current_bytes)
         return cls(
             documents=DocumentStore(
                 cache_size=settings.APQ_CACHE_DOCUMENTS,
                 max_documents=settings.APQ_MAX_DOCUMENTS,
             ),
-            responses=ResponseCache(
-                ttl_seconds=settings.POSTS_CACHE_TTL_SECONDS,
-                max_bytes=settings.RESPONSE_CACHE_MAX_BYTES,
-            ),
+            responses=responses,
             trusted=load_manifest(path) if path else None,
             limits=Limits.from_settings(),
         )

@@ -20,7 +20,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from prometheus_client import (
@@ -212,6 +212,16 @@ class Metrics:
             ("kind",),
             registry=self.registry,
         )
+        # A gauge written by each worker and added up over the live ones, as the
+        # process metrics: RSS growth is read against what the caches hold.
+        self.cache_bytes = Gauge(
+            "posts_api_cache_bytes",
+            "Bytes held by each in-process cache (posts, response), over the live workers.",
+            ("cache",),
+            multiprocess_mode="livesum",
+            registry=self.registry,
+        )
+        self._caches_sampled_at = -math.inf
         for cache in ("posts", "response"):
             for result in ("hit", "miss"):
                 self.cache.labels(cache, result)
@@ -235,9 +245,20 @@ class Metrics:
         self.latency.labels(operation, code).observe(duration_seconds)
         if self.process is not None:
             self.process.sample(at_most_every=PROCESS_SAMPLE_SECONDS)
+        self.sample_caches(at_most_every=PROCESS_SAMPLE_SECONDS)
+
+    def sample_caches(self, *, at_most_every: float = 0.0) -> None:
+        """Write what the watched caches hold now (at most once per ``at_most_every`` s)."""
+        now = time.monotonic()
+        if now - self._caches_sampled_at < at_most_every:
+            return
+        self._caches_sampled_at = now
+        for cache, current_bytes in list(_watched_caches.items()):
+            self.cache_bytes.labels(cache).set(current_bytes())
 
     def render(self) -> tuple[bytes, str]:
         """The exposition of every metric (of every worker) and its content type."""
+        self.sample_caches()
         if self.multiprocess_dir is None or self.process is None:
             return generate_latest(self.registry), CONTENT_TYPE_LATEST
         self.process.sample()
@@ -250,6 +271,8 @@ class Metrics:
 
 _metrics_lock = threading.Lock()
 _metrics: Metrics | None = None
+# Each cache's reading of its own bytes, by name (watch_cache).
+_watched_caches: dict[str, Callable[[], int]] = {}
 
 
 def get_metrics() -> Metrics:
@@ -273,6 +296,12 @@ def use_metrics(metrics: Metrics | None) -> Metrics | None:
 def record_cache(cache: str, *, hit: bool) -> None:
     """A look-up in ``cache`` ("posts" or "response") hit or missed."""
     get_metrics().cache.labels(_kind(cache), "hit" if hit else "miss").inc()
+
+
+def watch_cache(cache: str, current_bytes: Callable[[], int]) -> None:
+    """Report ``current_bytes()`` as the bytes ``cache`` ("posts" or "response") holds
+    (the cache built last under a name, when a test rebuilds one)."""
+    _watched_caches[_kind(cache)] = current_bytes
 
 
 def record_apq(*, hit: bool) -> None:

@@ -19,7 +19,7 @@ from typing import TypeVar
 from cachetools import TTLCache
 from django.conf import settings
 
-from observability.metrics import record_cache
+from observability.metrics import record_cache, watch_cache
 from schemas.posts import PostOut
 
 # Rough per-post overhead beyond the text: the pydantic model, its datetime and int.
@@ -129,10 +129,12 @@ def get_posts_cache() -> PostsCache:
     if _cache is None:
         with _cache_lock:
             if _cache is None:
-                _cache = PostsCache(
+                cache = PostsCache(
                     ttl_seconds=settings.POSTS_CACHE_TTL_SECONDS,
                     max_bytes=settings.POSTS_CACHE_MAX_BYTES,
                 )
+                watch_cache("posts", lambda: cache.current_bytes)
+                _cache = cache
     return _cache
 
 

@@ -368,6 +368,27 @@ def test_posts_cache_hits_and_misses_are_counted(
     assert sample(metrics, name, cache="posts", result="hit") == 2
 
 
+def test_the_bytes_each_cache_holds_are_reported(api: Api, metrics: Metrics) -> None:
+    from gql.pipeline import get_pipeline
+    from resolvers_services.post_cache import get_posts_cache
+
+    reset_caches()
+    token = api.token_for("alice@example.com")
+    api.add_post("x" * 5000, token=token)
+    api.posts(token)
+    metrics.render()  # a scrape reads them now
+    held = {
+        cache: sample(metrics, "posts_api_cache_bytes", cache=cache)
+        for cache in ("posts", "response")
+    }
+    assert held == {
+        "posts": get_posts_cache().current_bytes,
+        "response": get_pipeline().responses.current_bytes,
+    }
+    assert held["posts"] > 5000
+    assert held["response"] > 5000
+
+
 def test_throttled_logins_are_counted(api: Api, metrics: Metrics, settings: Settings) -> None:
     settings.LOGIN_MAX_FAILURES = 2
     api.token_for("alice@example.com")

@@ -407,14 +407,15 @@ class Pipeline:
         if isinstance(auth, Principal):
             annotate(user_id=auth.id)
         key: Key | None = None
+        version = 0
         if operation.kind == "query" and isinstance(auth, Principal):
             variables = kept(orjson.dumps(body.variables or {}, option=orjson.OPT_SORT_KEYS))
-            key = (auth.id, auth.posts_version, digest, operation.name, variables)
+            key, version = (auth.id, digest, operation.name, variables), auth.posts_version
         elif operation.kind == "query" and prepared.canonical is not None:
             variables = kept(orjson.dumps(body.variables or {}, option=orjson.OPT_SORT_KEYS))
-            key = (None, 0, prepared.canonical, operation.name, variables)  # anyone's
+            key = (None, prepared.canonical, operation.name, variables)  # anyone's
         if key is not None:
-            cached = self.responses.get(key)
+            cached = self.responses.get(key, version)
             record_cache("response", hit=cached is not None)
             if cached is not None:
                 annotate(outcome=OK)
@@ -435,7 +436,7 @@ class Pipeline:
         payload["data"] = result.data
         encoded = encode(payload)
         if key is not None and not result.errors:
-            self.responses.put(key, encoded)
+            self.responses.put(key, version, encoded)
         return _json_response(encoded)
 
 

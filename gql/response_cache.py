@@ -1,10 +1,14 @@
 """Whole GraphQL responses, as sent, for the caller's repeated reads.
 
-A hit is keyed by the caller, the version of their posts (read with the token
-check, and bumped in the same transaction as every add and delete), the
-document's hash, the operation name and the variables: it is current by
-construction, across every worker and instance, and costs no resolver and no
-encoding. Bounded in bytes; entries also expire with the posts cache's TTL.
+An entry is keyed by the caller, the document's hash, the operation name and the
+variables, and stored with the version of the caller's posts it was made at. A
+reader presents the version it read with the token check (bumped in the same
+transaction as every add and delete); an entry of another version is a miss.
+So a hit is current by construction, across every worker and instance, and
+costs no resolver and no encoding. The next answer to the same request takes
+the stale entry's place: a user who writes often leaves one entry per request,
+not one per version. Bounded in bytes; entries also expire with the posts
+cache's TTL.
 
 Introspection (a document that selects only ``__schema``, ``__type`` and
 ``__typename``) answers the same to every caller while the schema stays the
@@ -23,14 +27,14 @@ from cachetools import TTLCache
 from resolvers_services.post_cache import byte_bounded_ttl_cache
 from schemas.kept_bytes import kept
 
-# A key: user id, posts version, document sha256, operation name, canonical variables.
-# A response the same for every caller (introspection) has no user id, version 0, and
-# the SHA-256 of the document as printed (comments and spacing aside).
-Key = tuple[int | None, int, str, str | None, bytes]
+# A key: user id, document sha256, operation name, canonical variables. A response
+# the same for every caller (introspection) has no user id, version 0, and the
+# SHA-256 of the document as printed (comments and spacing aside).
+Key = tuple[int | None, str, str | None, bytes]
 
 
-def _size(body: bytes) -> int:
-    return len(body)
+def _size(entry: tuple[int, bytes]) -> int:
+    return len(entry[1])
 
 
 class ResponseCache:
@@ -43,24 +47,29 @@ class ResponseCache:
         self.max_bytes = max(max_bytes, 1)
         # cachetools caches are not thread-safe; every access holds this lock.
         self._lock = threading.Lock()
-        self._bodies: TTLCache[Key, bytes] = byte_bounded_ttl_cache(
+        # key -> (posts version, body)
+        self._bodies: TTLCache[Key, tuple[int, bytes]] = byte_bounded_ttl_cache(
             ttl_seconds=ttl_seconds, max_bytes=max_bytes, getsizeof=_size, timer=timer
         )
 
-    def get(self, key: Key) -> bytes | None:
-        """The body stored under ``key``, or None."""
+    def get(self, key: Key, version: int) -> bytes | None:
+        """The body stored under ``key`` at ``version``, or None."""
         if not self.enabled:
             return None
         with self._lock:
-            return self._bodies.get(key)
+            entry = self._bodies.get(key)
+        return entry[1] if entry is not None and entry[0] == version else None
 
-    def put(self, key: Key, body: bytes) -> None:
-        """Store ``body`` unless it alone exceeds the bound."""
+    def put(self, key: Key, version: int, body: bytes) -> None:
+        """Store ``body`` made at ``version`` unless it alone exceeds the bound, or an
+        answer made at a later version is stored already (a slower request's)."""
         if not self.enabled or len(body) > self.max_bytes:
             return
         body = kept(body)  # orjson's allocation is many times the body (schemas/kept_bytes.py)
         with self._lock:
-            self._bodies[key] = body
+            current = self._bodies.get(key)
+            if current is None or current[0] <= version:
+                self._bodies[key] = (version, body)
 
     def clear(self) -> None:
         """Forget every response."""

@@ -56,7 +56,7 @@ def test_a_response_cache_at_its_bound_holds_about_its_bound() -> None:
         for n in range(5000):
             body = orjson.dumps({"data": {"getPosts": [{"id": str(n), "text": "x" * 900}]}})
             variables = kept(orjson.dumps({}, option=orjson.OPT_SORT_KEYS))
-            cache.put((n, n, "0" * 64, "GetPosts", variables), body)
+            cache.put((n, "0" * 64, "GetPosts", variables), n, body)
         assert cache.current_bytes <= bound
         # Bodies, keys and the cache's own links: well under twice the bound (orjson's
         # allocations kept as they are held more than four times it).

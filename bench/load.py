@@ -10,10 +10,13 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+import urllib.request
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from devkit.server import Server
 
@@ -76,6 +79,9 @@ class RssSampler:
     server: Server
     interval: float = 0.5
     samples: list[tuple[float, int, dict[int, int]]] = field(default_factory=list)
+    # With ``caches``: what the app's caches hold, read at each sample (bytes, or None).
+    caches: Callable[[], int | None] | None = None
+    cache_samples: list[int | None] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -86,6 +92,8 @@ class RssSampler:
         while True:
             workers = self.server.worker_rss()
             total = self.server.rss_bytes()
+            if self.caches is not None:
+                self.cache_samples.append(self.caches())
             self.samples.append((time.monotonic() - self._started, total, workers))
             if self._stop.wait(self.interval):
                 return
@@ -106,6 +114,24 @@ class RssSampler:
     @property
     def last(self) -> int:
         return self.samples[-1][1] if self.samples else 0
+
+
+def cache_bytes(server: Server, token: str) -> int | None:
+    """What the app's caches hold, over its live workers (``posts_api_cache_bytes`` of
+    /metrics), or None when the scrape fails."""
+    request = urllib.request.Request(  # noqa: S310 - the server's own loopback address
+        server.base + "/metrics", headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
+            text = response.read().decode()
+    except OSError:
+        return None
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        if family.name == "posts_api_cache_bytes":
+            total += sum(sample.value for sample in family.samples)
+    return int(total)
 
 
 def cpu_seconds(servers: Sequence[Server]) -> float:

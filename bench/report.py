@@ -201,7 +201,9 @@ def soak_lines(soaks: Sequence[dict[str, Any]]) -> list[str]:
             f"- {soak['database']}: mix at {soak['connections']} connections for {soak['seconds']} s, "
             f"{_num(soak['rps'])} req/s, {soak['failed']} failed; worker RSS after "
             f"{soak['warmup_seconds']} s warm-up {soak['warm_mib']} MiB, at the end {soak['end_mib']} MiB, "
-            f"peak {soak['peak_mib']} MiB, growth {soak['growth_mib']:+.1f} MiB "
+            f"peak {soak['peak_mib']} MiB, growth {soak['growth_mib']:+.1f} MiB, of which the "
+            f"caches {soak['cache_growth_mib']:+.1f} MiB (they hold {soak['cache_end_mib']} MiB "
+            f"at the end); outside them {soak['growth_outside_caches_mib']:+.1f} MiB "
             f"(flat: within {soak['limit_mib']:.1f} MiB) -> **{_verdict(soak['flat'])}**"
         )
         lines.append(

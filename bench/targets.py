@@ -89,10 +89,14 @@ class AppTarget:
             self.mysql_db = name
             self.mysql_server_url = mysql_url
             self.url = make_url(mysql_url).set(database=name).render_as_string(hide_password=False)
+        # /metrics on, behind a token: the soak reads what the caches hold from it.
+        self.metrics_token = secrets.token_urlsafe(24)
         self.env = {
             **settings.base_env(),
             "DATABASE_URL": self.url,
             "POSTS_VAR_DIR": str(self.dir / "var"),
+            "METRICS_ENABLED": "1",
+            "METRICS_TOKEN": self.metrics_token,
         }
         self.server: Server | None = None
         self.groups: dict[str, list[Account]] = {}

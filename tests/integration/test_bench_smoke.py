@@ -29,6 +29,8 @@ def test_a_quick_bench_reports_getposts_against_both_references(tmp_path: Path) 
             "--cases=getPosts,viewer",
             "--warmup=0",
             "--background-users=20",
+            # A few seconds of the mix, read against what the caches hold (from /metrics).
+            "--soak=8",
             f"--out={out}",
         ],
         cwd=PROJECT,
@@ -69,6 +71,12 @@ def test_a_quick_bench_reports_getposts_against_both_references(tmp_path: Path) 
     database = report["meta"]["databases"][0]
     assert database["database"] == "sqlite"
     assert database["largest_post_bytes"] > 1_000_000  # some posts near 1 MiB
+    (soak,) = report["soak"]
+    assert soak["failed"] == 0
+    assert soak["flat"] is not None
+    # The mix's getPosts fill both caches: the scrape of every worker's gauge was read.
+    assert soak["cache_end_mib"] > 0, soak
+    assert "of which the caches" in markdown
     assert not (out / "work").exists()  # databases and configs are cleaned up
 
 

@@ -18,6 +18,12 @@ from gql.pipeline import get_pipeline  # noqa: E402 - needs the settings configu
 
 get_pipeline()
 
+# The server's log records skip the caller's frame and names that no format prints
+# (tests keep them: pytest shows each captured line's file and line).
+from observability.logs import lean_records  # noqa: E402
+
+lean_records()
+
 # What start-up made lives as long as the worker: frozen, the collector's full passes
 # leave it out and walk only what requests left behind. Measured in a worker of
 # `make run`: a new introspection query (its parsed document is cached, so each one

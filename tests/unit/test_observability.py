@@ -19,6 +19,7 @@ from observability.logs import (
     ACCESS_FIELDS,
     JsonLogFormatter,
     RequestIdFilter,
+    lean_records,
     logging_config,
     printable,
 )
@@ -162,6 +163,52 @@ def test_the_configured_console_writes_json_when_asked() -> None:
     finally:
         logger.removeHandler(handler)
     assert json.loads(stream.getvalue())["message"] == "one line"
+
+
+def _access_lines(log_format: str) -> list[str]:
+    """One access line through the configured console, as the server writes it."""
+    config = logging_config(log_format=log_format, level="INFO")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(config["formatters"]["default"]["()"]())
+    handler.addFilter(config["filters"]["request_id"]["()"]())
+    logger = logging.getLogger("tests.unit.lean")
+    logger.addHandler(handler)
+    token = begin("req-lean")
+    try:
+        logger.warning("POST /graphql 200", extra=dict.fromkeys(ACCESS_FIELDS, "x"))
+    finally:
+        end(token)
+        logger.removeHandler(handler)
+    return stream.getvalue().splitlines()
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_lean_records_leave_every_line_as_it_was(log_format: str) -> None:
+    """config/wsgi.py leaves the caller's frame and the thread and process names out
+    of the server's records: no format prints them, so no line changes."""
+    saved = (logging._srcfile, logging.logThreads, logging.logProcesses)  # type: ignore[attr-defined]
+    saved_multiprocessing = logging.logMultiprocessing
+    full = _access_lines(log_format)
+    lean_records()
+    try:
+        record = logging.getLogger("tests.unit.lean").makeRecord(
+            "x", logging.INFO, "(unknown file)", 0, "m", (), None
+        )
+        assert record.threadName is None
+        assert record.processName is None
+        lean = _access_lines(log_format)
+    finally:
+        logging._srcfile, logging.logThreads, logging.logProcesses = saved  # type: ignore[attr-defined]
+        logging.logMultiprocessing = saved_multiprocessing
+
+    def without_time(line: str) -> str:
+        if log_format == "json":
+            return json.dumps({**json.loads(line), "time": None})
+        return line.split(" ", 2)[2]  # the date and time come first
+
+    assert [without_time(line) for line in lean] == [without_time(line) for line in full]
+    assert "req-lean" in lean[0]
 
 
 # Bounded labels

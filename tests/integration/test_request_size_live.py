@@ -109,3 +109,25 @@ def test_a_legal_1_mib_post_passes_over_the_wire(server: Server) -> None:
     )
     assert "errors" not in body, str(body)[:300]
     assert body["data"]["addPost"]["post"]["text"] == text
+
+
+def test_a_client_gone_before_its_body_ends_costs_nothing_and_logs_no_error(
+    server: Server,
+) -> None:
+    """Content-Length promises 1,000 bytes, 10 come, then the client goes: the server
+    drops the request (nothing runs, nothing is logged as failed) and serves on."""
+    head = (
+        b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 1000\r\n\r\n"
+    )
+    for _ in range(3):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+            sock.sendall(head + b'{"query":"')
+            time.sleep(0.2)  # the bridge is reading the body when the client goes
+    answer = server.graphql("{ __typename }")
+    assert answer["data"] == {"__typename": "Query"}
+    time.sleep(0.5)  # anything the dropped requests would log is written by now
+    log = server.log.read_text()
+    assert "Traceback" not in log, log[-3000:]
+    assert " ERROR " not in log, log[-3000:]
+    assert log.count("POST /graphql") == 1, log[-3000:]  # only the answered request

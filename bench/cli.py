@@ -29,7 +29,15 @@ from typing import Any
 from bench import report
 from bench.cases import BY_NAME, CASES, DEFAULT_CASES, REFERENCE_CASE, Case, Inputs, lua_config
 from bench.cases import documents_to_register as apq_documents
-from bench.load import RssSampler, WrkError, cache_bytes, run_wrk, wait_idle, wrk_path
+from bench.load import (
+    RssSampler,
+    WrkError,
+    cache_bytes,
+    cpu_seconds,
+    run_wrk,
+    wait_idle,
+    wrk_path,
+)
 from bench.seed import token_subject
 from bench.targets import (
     DEFAULT_MYSQL_URL,
@@ -319,6 +327,7 @@ class Bench:
                     **common,
                 )
                 wait_idle(self.servers())  # the warm-up's last requests, still queued
+            cpu_before = cpu_seconds([server])
             with RssSampler(server) as sampler:
                 summary = run_wrk(
                     config=lua_config(case, inputs[1], seed=self.runs * 2 + 1),
@@ -326,10 +335,14 @@ class Bench:
                     seconds=seconds,
                     **common,
                 )
+            # The server's own CPU (every process of it) per answer: steadier than req/s
+            # on a shared machine, which the client and the neighbours also load.
+            cpu_used = cpu_seconds([server]) - cpu_before
         except WrkError as exc:
             self.log(f"{label}: wrk failed: {exc}")
             summary = _empty_summary(str(exc))
             sampler = None
+            cpu_used = 0.0
         if not summary["requests"] and not summary["samples"]:
             summary["samples"] = [
                 "no request completed within the run (a slow or overloaded server)"
@@ -343,6 +356,9 @@ class Bench:
             "round": round_,
             **summary,
             "headline": {"kind": case.headline, **headline},
+            "cpu_us_per_request": (
+                round(cpu_used / summary["requests"] * 1e6) if summary["requests"] else None
+            ),
             "rss_peak_bytes": sampler.peak if sampler else 0,
             "rss_end_bytes": sampler.last if sampler else 0,
             "alive": server.alive(),

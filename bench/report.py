@@ -64,6 +64,7 @@ def summarise(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             "failed": sum(r["failed"] for r in rounds),
             "socket_errors": sum(sum(r["socket_errors"].values()) for r in rounds),
             "rss_peak_bytes": max(r["rss_peak_bytes"] for r in rounds),
+            "cpu_us_per_request": _median([r.get("cpu_us_per_request") for r in measured]),
             "samples": [sample for r in rounds for sample in r["samples"]][:3],
             "kinds": _kinds(measured),
         }
@@ -135,10 +136,11 @@ def markdown(report: dict[str, Any]) -> str:
         "req/s counts every request of the case; p50/p99 are the headline requests' "
         "(getPosts in getPosts-after-write and mix). x Django and x FastAPI: req/s over the "
         "reference's at the same connections in the same round (the references do getPosts' "
-        "cache-hit work without GraphQL).",
+        "cache-hit work without GraphQL). CPU us: the server's own CPU time (all its "
+        "processes) per answer.",
         "",
-        "| case | database | conns | req/s | p50 ms | p99 ms | failed | RSS MiB | x Django | x FastAPI | status |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        "| case | database | conns | req/s | p50 ms | p99 ms | failed | RSS MiB | CPU us | x Django | x FastAPI | status |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     rows = sorted(
         report["rows"],
@@ -158,7 +160,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {row['database'] or '-'} | {row['connections']} | {_num(row['rps'])} "
             f"| {_num(row['p50_ms'], 2)} | {_num(row['p99_ms'], 2)} | {row['failed'] + row['socket_errors']} "
-            f"| {row['rss_peak_bytes'] / MiB:.0f} | {_ratio(row['x_django'])} "
+            f"| {row['rss_peak_bytes'] / MiB:.0f} | {_num(row.get('cpu_us_per_request'))} "
+            f"| {_ratio(row['x_django'])} "
             f"| {_ratio(row['x_fastapi'])} | {row['status']} |"
         )
     multi = [row for row in rows if len(row["kinds"]) > 1]

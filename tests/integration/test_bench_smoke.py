@@ -60,6 +60,7 @@ def test_a_quick_bench_reports_getposts_against_both_references(tmp_path: Path) 
     assert get_posts["x_django"] > 0
     assert get_posts["x_fastapi"] > 0
     assert get_posts["rss_peak_bytes"] > 0
+    assert get_posts["cpu_us_per_request"] > 0
     viewer = rows[("viewer", "sqlite", 16)]
     assert viewer["status"] in {"ok", "n/a"}, viewer
     if viewer["status"] == "n/a":

@@ -22,7 +22,12 @@
 -- that operation carry the document too, as Apollo Client does).
 --
 -- Results: done() writes {"duration_us", "requests", ..., "threads": [...]} to the
--- config's "out" file, one JSON object per thread (bench/load.py merges them).
+-- config's "out" file, one JSON object per thread (bench/load.py merges them), with
+-- when the thread sent its first request and when each answer came (the clock is
+-- the system's monotonic one, the same in every thread). wrk starts its own clock
+-- once every thread is set up, but the first threads are sending by then (each
+-- thread's Lua state is set up in turn, config and all): the harness counts
+-- requests per second over the time every connection was sending instead.
 -- Only strings cross from a thread's Lua state to the main one: wrk 4.1's
 -- thread:get() corrupts the thread's stack when it copies a table, so each thread
 -- answers thread:get("results") with its results already encoded (an __index
@@ -67,11 +72,12 @@ local samples = {}      -- the first failed answers
 local exhausted = 0
 local fallbacks = 0
 local apq_registrations = 0
+local first_us = nil    -- when this thread sent its first request
 
 local function stat(op)
   local s = stats[op]
   if s == nil then
-    s = { n = 0, failed = 0, non2xx = 0, errors = 0, apq_misses = 0, codes = {}, lat = {} }
+    s = { n = 0, failed = 0, non2xx = 0, errors = 0, apq_misses = 0, codes = {}, lat = {}, done = {} }
     stats[op] = s
   end
   return s
@@ -201,6 +207,7 @@ function request()
   local op, slot = choose()
   local raw = build(op, slot)
   pending.started = now_us()
+  first_us = first_us or pending.started
   return raw
 end
 
@@ -217,8 +224,10 @@ function response(status, headers, body)
     return
   end
   local s = stat(pending.op)
+  local done = now_us()
   s.n = s.n + 1
-  s.lat[#s.lat + 1] = now_us() - pending.started
+  s.lat[#s.lat + 1] = done - pending.started
+  s.done[#s.done + 1] = done
   local failed = false
   if status < 200 or status > 299 then
     s.non2xx = s.non2xx + 1
@@ -279,8 +288,9 @@ local function results()
   for op, k in pairs(stats) do
     kinds[#kinds + 1] = json_string(op)
       .. string.format(
-        ':{"n":%d,"failed":%d,"non2xx":%d,"errors":%d,"apq_misses":%d,"codes":%s,"latency_us":%s}',
-        k.n, k.failed, k.non2xx, k.errors, k.apq_misses, json_counts(k.codes), json_numbers(k.lat)
+        ':{"n":%d,"failed":%d,"non2xx":%d,"errors":%d,"apq_misses":%d,"codes":%s,"latency_us":%s,"done_us":%s}',
+        k.n, k.failed, k.non2xx, k.errors, k.apq_misses, json_counts(k.codes), json_numbers(k.lat),
+        json_numbers(k.done)
       )
   end
   local texts = {}
@@ -288,8 +298,9 @@ local function results()
     texts[i] = json_string(text)
   end
   return string.format(
-    '{"exhausted":%d,"fallbacks":%d,"apq_registrations":%d,"samples":[%s],"kinds":{%s}}',
-    exhausted, fallbacks, apq_registrations, table.concat(texts, ","), table.concat(kinds, ",")
+    '{"exhausted":%d,"fallbacks":%d,"apq_registrations":%d,"first_us":%.1f,"samples":[%s],"kinds":{%s}}',
+    exhausted, fallbacks, apq_registrations, first_us or -1, table.concat(texts, ","),
+    table.concat(kinds, ",")
   )
 end
 

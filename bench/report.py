@@ -133,7 +133,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"- reference {name} answers the app's exact getPosts bytes: {same}")
     header = [
         "",
-        "req/s counts every request of the case; p50/p99 are the headline requests' "
+        "req/s counts every request of the case, from when every connection was sending; "
+        "p50/p99 are the headline requests' "
         "(getPosts in getPosts-after-write and mix). x Django and x FastAPI: req/s over the "
         "reference's at the same connections in the same round (the references do getPosts' "
         "cache-hit work without GraphQL). CPU us: the server's own CPU time (all its "

@@ -4,6 +4,7 @@ moves them fails here."""
 from __future__ import annotations
 
 import gc
+from collections import deque
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, cast
@@ -261,18 +262,19 @@ LEAF_DOCUMENTS = [
     "{ one { maybeFriends { name } } }",
     "{ one { name shout(times: 2) key } many { shout name } }",
     "{ one { name broken count } }",
+    "{ many { name broken } }",  # an item's error, at the item's path
     "query($x: Boolean!) { many { name @include(if: $x) count @skip(if: $x) flag } }",
     "{ one { ... on Leafy { name } ...F } } fragment F on Leafy { count name }",
 ]
 
 
-def _both_ways(document: str, **context: Any) -> tuple[Any, Any]:
+def _both_ways(document: str, schema: strawberry.Schema = LEAFY, **context: Any) -> tuple[Any, Any]:
     parsed = parse(document)
-    assert validate(core_schema(LEAFY), parsed) == []
+    assert validate(core_schema(schema), parsed) == []
     results = []
     for executor in (WireExecutionContext, StrawberryGraphQLCoreExecutionContext):
         result = execute(
-            core_schema(LEAFY),
+            core_schema(schema),
             parsed,
             context_value=context,
             variable_values={"x": True},
@@ -318,6 +320,66 @@ def test_the_leaf_loop_fails_as_graphql_core_does(overrides: dict[str, Any], doc
     fast, slow = _both_ways(document, one=bad, many=[_leafy("ann"), bad])
     assert fast == slow
     assert fast[1], "the value was meant to be refused"
+
+
+# A list of objects a resolver returns (getPosts' posts) is completed item by item in
+# the loop (complete_list_value); its type has is_type_of, as every type that
+# implements an interface has (Post, User).
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Tagged(Named):
+    tag: str
+
+    @strawberry.field
+    def broken(self) -> str | None:
+        raise ValueError("broken resolver")
+
+
+@strawberry.type
+class ListQuery:
+    @strawberry.field
+    def tagged(self, info: Info[Any, Any]) -> list[Tagged]:
+        return info.context["tagged"]  # type: ignore[no-any-return]
+
+    @strawberry.field
+    def maybe_tagged(self, info: Info[Any, Any]) -> list[Tagged | None] | None:
+        return info.context["tagged"]  # type: ignore[no-any-return]
+
+
+LISTS = strawberry.Schema(query=ListQuery, types=[Tagged])
+TAGGED = [Tagged(name="ann", tag="a"), Tagged(name="bob", tag="b")]
+
+
+@pytest.mark.parametrize(
+    ("tagged", "document"),
+    [
+        (TAGGED, "{ tagged { name tag __typename ... on Named { name } } }"),
+        (tuple(TAGGED), "{ tagged { tag } }"),
+        ([], "{ tagged { tag } }"),
+        (TAGGED, "{ tagged { name broken } }"),  # each item's error at its own path
+        ([TAGGED[0], None], "{ maybeTagged { name } }"),  # a null item where null is fine
+        ([TAGGED[0], None], "{ tagged { name } }"),  # a null item where it is an error
+        # null where null is an error, inside an item: the item, or the list, is null
+        ([TAGGED[0], Tagged(name=None, tag="x")], "{ maybeTagged { tag name } }"),  # type: ignore[arg-type]
+        ([TAGGED[0], Tagged(name=None, tag="x")], "{ tagged { tag name } }"),  # type: ignore[arg-type]
+        ([TAGGED[0], _leafy("eve")], "{ tagged { name } }"),  # refused by is_type_of
+        ([TAGGED[0], _leafy("eve")], "{ maybeTagged { name } }"),
+        ("nope", "{ maybeTagged { name } }"),  # not a list
+        (deque(TAGGED), "{ tagged { name } }"),  # another iterable: graphql-core's way
+        (TAGGED, "query($x: Boolean!) { tagged @include(if: $x) { name } }"),
+    ],
+)
+def test_a_resolvers_list_of_objects_completes_as_graphql_core_does(
+    tagged: Any, document: str
+) -> None:
+    fast, slow = _both_ways(document, LISTS, tagged=tagged)
+    assert fast == slow
 
 
 def test_the_leaf_loop_answers_the_introspection_query_as_graphql_core_does() -> None:

@@ -443,13 +443,13 @@ class Bench:
         end = statistics.median(tail)
         growth = end - warm
         # The issue's "flat": no growth beyond what the caches hold, and they are bounded.
-        # What they held, read from /metrics with each RSS sample (0 if never read).
+        # What they held, read from /metrics with each RSS sample; a failed read is left
+        # out (counted as 0 it would pass RSS growth off as the caches').
         held = [
-            b or 0
+            b
             for (t, _, _), b in zip(series, sampler.cache_samples, strict=True)
-            if t >= warmup
-        ]
-        held = held or [0]
+            if t >= warmup and b is not None
+        ] or [0]
         cache_growth = statistics.median(held[-max(1, len(held) // 4) :]) - held[0]
         workers = max((len(w) for _, _, w in series), default=1)
         limit = max(8 * MiB * workers, 0.05 * warm)

@@ -271,6 +271,7 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
         start, end = window
         return sum(1 for t in kind["done_us"] if start <= t <= end)
 
+    counted = {name: answered(kind) for name, kind in merged["kinds"].items()}
     kinds: dict[str, Any] = {}
     for name, kind in sorted(merged["kinds"].items()):
         if not kind["n"]:
@@ -278,7 +279,7 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
         ordered = sorted(kind["latency_us"])
         kinds[name] = {
             "requests": kind["n"],
-            "rps": round(answered(kind) / seconds, 1) if seconds else 0.0,
+            "rps": round(counted[name] / seconds, 1) if seconds else 0.0,
             "failed": kind["failed"],
             "non2xx": kind["non2xx"],
             "graphql_errors": kind["errors"],
@@ -292,11 +293,7 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
     return {
         "seconds": round(seconds, 3),
         "requests": raw["requests"],
-        "rps": (
-            round(sum(answered(kind) for kind in merged["kinds"].values()) / seconds, 1)
-            if seconds
-            else 0.0
-        ),
+        "rps": round(sum(counted.values()) / seconds, 1) if seconds else 0.0,
         "p50_ms": round(latency["p50"] / 1000, 2),
         "p90_ms": round(latency["p90"] / 1000, 2),
         "p99_ms": round(latency["p99"] / 1000, 2),

@@ -124,7 +124,7 @@ def describe(settings: Any, server: str, port: int) -> str:
 def granian_server(settings: Any, port: int, *, wsgi: bool = False) -> Any:
     """granian, configured from the settings, with SIGTERM announced before it drains."""
     from granian import Granian
-    from granian.constants import HTTPModes, Interfaces
+    from granian.constants import HTTPModes, Interfaces, Loops
     from granian.http import HTTP1Settings
 
     from config.readiness import mark_draining
@@ -156,6 +156,8 @@ def granian_server(settings: Any, port: int, *, wsgi: bool = False) -> Any:
         address=HOST,
         port=port,
         interface=Interfaces.WSGI if wsgi else Interfaces.RSGI,
+        # Named, not "auto": granian's default picks uvloop whenever it is installed.
+        loop=Loops.asyncio,
         workers=settings.SERVER_WORKERS,
         # RSGI: the app's threads are the bridge's pool; WSGI: granian's blocking threads.
         blocking_threads=threads if wsgi else 1,

@@ -199,12 +199,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: the request id reaches every response (413 and 500 included) and log line.
     "observability.middleware.RequestObservabilityMiddleware",
+    "gql.middleware.AllowedHostMiddleware",
     "gql.middleware.RequestSizeLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (GraphiQL's) answered before the rest of the stack runs.
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "corsheaders.middleware.CorsMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    "gql.middleware.CorsOnlyWithOriginMiddleware",
     # /graphql is csrf-exempt (tokens ride in a header, never a cookie); anything
     # added later is protected by default.
     "django.middleware.csrf.CsrfViewMiddleware",

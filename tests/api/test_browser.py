@@ -62,3 +62,23 @@ def test_responses_carry_security_headers() -> None:
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "no-referrer"
     assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
+@pytest.mark.usefixtures("cors")
+def test_graphql_answers_vary_on_origin_with_or_without_one() -> None:
+    # A request without Origin skips django-cors-headers (gql/middleware.py); its
+    # answer must still tell caches that a request with an Origin may get another.
+    for origin in ({}, {"HTTP_ORIGIN": APP}):
+        response = Client().post(
+            "/graphql", '{"query": "{ __typename }"}', content_type="application/json", **origin
+        )
+        assert "origin" in response["Vary"].lower()
+    assert not Client().get("/healthz").has_header("Vary")  # outside CORS_URLS_REGEX
+
+
+@pytest.mark.usefixtures("cors")
+def test_a_cross_origin_error_answer_is_readable_by_the_listed_origin() -> None:
+    # A refusal (here 415) comes from deeper in the stack: the CORS headers still go on.
+    response = Client().post("/graphql", "{}", content_type="text/plain", HTTP_ORIGIN=APP)
+    assert response.status_code == 415
+    assert response["Access-Control-Allow-Origin"] == APP

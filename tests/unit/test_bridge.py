@@ -1,17 +1,22 @@
-"""The bridge's WSGI environ, from an RSGI scope (PEP 3333 strings, the body made whole)."""
+"""The bridge: the WSGI environ from an RSGI scope (PEP 3333 strings, the body made whole),
+and how each answer reaches granian."""
 
 from __future__ import annotations
 
 import asyncio
+import sys
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+import pytest
 
 from config.bridge import (
     STREAM_ABOVE_BYTES,
     STREAM_CHUNK_BYTES,
     BufferedWSGIBridge,
     environ_for,
+    run_wsgi,
 )
 
 
@@ -82,12 +87,14 @@ class Transport:
 
 @dataclass
 class Protocol:
-    """Records how a response went out: whole, or as a stream of chunks."""
+    """Records how a response went out (whole, or as a stream of chunks) and from which thread."""
 
     request_body: bytes = b""
     whole: list[bytes] = field(default_factory=list)
     chunks: list[bytes] = field(default_factory=list)
     headers: list[tuple[str, str]] = field(default_factory=list)
+    status: int = 0
+    answered_on: str = ""
 
     async def __call__(self) -> bytes:
         return self.request_body
@@ -103,40 +110,164 @@ class Protocol:
         return self.request_body
 
     def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-        self.headers = headers
+        self.status, self.headers = status, headers
+        self.answered_on = threading.current_thread().name
         self.whole.append(body)
 
     def response_stream(self, status: int, headers: list[tuple[str, str]]) -> Transport:
-        self.headers = headers
+        self.status, self.headers = status, headers
+        self.answered_on = threading.current_thread().name
         return Transport(self.chunks)
 
 
-def _serve(body: bytes) -> Protocol:
+def _serve(app: Callable[..., object], requests: int = 1) -> list[Protocol]:
+    bridge = BufferedWSGIBridge(app, max_body_bytes=1024, body_timeout=5, threads=2)
+    protocols = [Protocol() for _ in range(requests)]
+
+    async def run() -> None:
+        bridge.__rsgi_init__(asyncio.get_running_loop())
+        try:
+            await asyncio.gather(*(bridge.__rsgi__(Scope(method="GET"), p) for p in protocols))
+        finally:
+            bridge.__rsgi_del__(asyncio.get_running_loop())
+
+    asyncio.run(run())
+    return protocols
+
+
+def _answering(body: bytes) -> Callable[..., list[bytes]]:
     def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
         start_response("200 OK", [("Content-Type", "application/json")])
         return [body]
 
-    bridge = BufferedWSGIBridge(app, max_body_bytes=1024, body_timeout=5, threads=1)
-    protocol = Protocol()
-
-    async def run() -> None:
-        bridge._executor = ThreadPoolExecutor(1)
-        await bridge.__rsgi__(Scope(method="GET"), protocol)
-        bridge._executor.shutdown()
-
-    asyncio.run(run())
-    return protocol
+    return app
 
 
-def test_a_small_response_is_handed_over_whole() -> None:
-    protocol = _serve(b"x" * 1000)
+def test_a_small_response_is_handed_over_whole_by_the_app_thread() -> None:
+    (protocol,) = _serve(_answering(b"x" * 1000))
     assert protocol.whole == [b"x" * 1000]
     assert protocol.chunks == []
+    # Not by the event loop: the answer does not wait for the loop to wake.
+    assert protocol.answered_on.startswith("app-")
+    assert ("Content-Length", "1000") in protocol.headers
 
 
 def test_a_large_response_is_streamed_in_chunks_so_the_server_never_copies_it_whole() -> None:
     body = bytes(range(256)) * (STREAM_ABOVE_BYTES // 256 * 3)
-    protocol = _serve(body)
+    (protocol,) = _serve(_answering(body))
     assert protocol.whole == []
     assert b"".join(protocol.chunks) == body
     assert max(len(chunk) for chunk in protocol.chunks) == STREAM_CHUNK_BYTES
+    # Framed by its length, not sent chunked.
+    assert ("Content-Length", str(len(body))) in protocol.headers
+
+
+def test_every_request_of_many_at_once_gets_its_own_answer() -> None:
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        start_response("200 OK", [])
+        return [str(environ["REMOTE_PORT"]).encode()]
+
+    bridge = BufferedWSGIBridge(app, max_body_bytes=1024, body_timeout=5, threads=3)
+    protocols = [Protocol() for _ in range(50)]
+
+    async def run() -> None:
+        bridge.__rsgi_init__(asyncio.get_running_loop())
+        try:
+            await asyncio.gather(
+                *(
+                    bridge.__rsgi__(Scope(method="GET", client=f"127.0.0.1:{port}"), protocol)
+                    for port, protocol in enumerate(protocols, start=1000)
+                )
+            )
+        finally:
+            bridge.__rsgi_del__(asyncio.get_running_loop())
+
+    asyncio.run(run())
+    assert [p.whole for p in protocols] == [[str(port).encode()] for port in range(1000, 1050)]
+
+
+def test_an_app_that_fails_outside_django_gets_a_json_500_and_the_thread_serves_on() -> None:
+    calls: list[int] = []
+
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("boom")
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    first, second = _serve(app, requests=2)
+    answers = sorted([(first.status, first.whole), (second.status, second.whole)])
+    assert answers[0] == (200, [b"ok"])
+    assert answers[1][0] == 500
+    assert b"INTERNAL_SERVER_ERROR" in answers[1][1][0]
+
+
+def test_an_app_that_raises_past_exception_gets_a_500_and_its_thread_serves_on() -> None:
+    # SystemExit is not an Exception, and would end a thread that let it through.
+    calls: list[int] = []
+
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise SystemExit
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    bridge = BufferedWSGIBridge(app, max_body_bytes=1024, body_timeout=5, threads=1)
+    first, second = Protocol(), Protocol()
+
+    async def run() -> None:
+        bridge.__rsgi_init__(asyncio.get_running_loop())
+        try:
+            await asyncio.wait_for(bridge.__rsgi__(Scope(method="GET"), first), 5)
+            await asyncio.wait_for(bridge.__rsgi__(Scope(method="GET"), second), 5)
+        finally:
+            bridge.__rsgi_del__(asyncio.get_running_loop())
+
+    asyncio.run(run())
+    assert first.status == 500
+    assert (second.status, second.whole) == (200, [b"ok"])
+
+
+def test_no_content_length_is_added_where_an_answer_has_no_body() -> None:
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        start_response("304 Not Modified", [("ETag", '"x"')])
+        return []
+
+    status, headers, body = run_wsgi(app, environ_for(Scope(method="GET"), b""))
+    assert (status, body) == (304, b"")
+    assert [name for name, _ in headers] == ["ETag"]
+
+
+def test_a_content_length_the_app_set_is_kept_as_it_is() -> None:
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        start_response("200 OK", [("content-length", "2")])
+        return [b"ok"]
+
+    _status, headers, _body = run_wsgi(app, environ_for(Scope(method="GET"), b""))
+    assert headers == [("content-length", "2")]
+
+
+def test_a_streamed_response_is_let_go_before_memory_is_handed_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # release_free_memory() can only give back what nothing holds any more: by then
+    # no future, job or local of the bridge may still refer to the response bytes.
+    body = bytes(range(256)) * (STREAM_ABOVE_BYTES // 256 * 2)
+    held_by_the_test = sys.getrefcount(body)
+    seen: list[int] = []
+
+    def inspect() -> None:
+        seen.append(sys.getrefcount(body))
+
+    monkeypatch.setattr("config.bridge.release_free_memory", inspect)
+
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        start_response("200 OK", [])
+        return [body]
+
+    (protocol,) = _serve(app)
+    assert b"".join(protocol.chunks) == body
+    # Only the test itself (its local, the app's closure, getrefcount's argument).
+    assert seen == [held_by_the_test]

@@ -1,9 +1,11 @@
-"""``make bench``: measure the app against its two references in one run.
+"""``make bench``: measure the app against its references in one run.
 
 For each database (SQLite, and MariaDB in a fresh database) the app is
 migrated, seeded and served exactly as ``make run`` serves it
 (``python -m config.serve``); next to it run a bare Django view and a minimal
-FastAPI + uvicorn app doing getPosts' cache-hit work without GraphQL. wrk then
+FastAPI app doing getPosts' cache-hit work without GraphQL, the latter under
+uvicorn as ``pip install fastapi uvicorn`` gives it (h11, asyncio) and as
+``uvicorn[standard]`` does (httptools, uvloop). wrk then
 drives every case at every connection count, the references first in each
 block, for ``--rounds`` interleaved rounds. The report (Markdown and JSON)
 goes to bench/results/<time>/ (git-ignored).
@@ -38,6 +40,7 @@ from bench.load import (
     wait_idle,
     wrk_path,
 )
+from bench.report import REFERENCES
 from bench.seed import token_subject
 from bench.targets import (
     DEFAULT_MYSQL_URL,
@@ -90,7 +93,11 @@ def _parser() -> argparse.ArgumentParser:
         f"all: {','.join(case.name for case in CASES)})",
     )
     add("--databases", default="sqlite,mysql", help="sqlite, mysql or both (sqlite,mysql)")
-    add("--references", default="django,fastapi", help="django, fastapi, both, or 'none'")
+    add(
+        "--references",
+        default=",".join(REFERENCES),
+        help=f"comma-separated, of {', '.join(REFERENCES)}; or 'none'",
+    )
     add("--rounds", type=int, default=1, help="interleaved rounds; rows show medians (1)")
     add(
         "--quick",
@@ -151,8 +158,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if not args.databases or set(args.databases) - {"sqlite", "mysql"}:
         parser.error("--databases: sqlite, mysql or both")
     args.references = [] if args.references == "none" else _csv(args.references)
-    if set(args.references) - {"django", "fastapi"}:
-        parser.error("--references: django, fastapi, both, or none")
+    if set(args.references) - set(REFERENCES):
+        parser.error(f"--references: some of {', '.join(REFERENCES)}, or none")
     if not args.connections or min(args.connections) < 1 or args.duration < 1 or args.rounds < 1:
         parser.error("--connections, --duration and --rounds must be positive")
     if not args.cases and not args.soak:

@@ -135,7 +135,9 @@ def _cpu(request: Callable[[], object], before: Callable[[], None], n: int) -> f
     return total / n
 
 
-def _profile(request: Callable[[], object], before: Callable[[], None], n: int, top: int) -> str:
+def _profile(
+    request: Callable[[], object], before: Callable[[], None], n: int, top: int, sort: str
+) -> str:
     profiler = cProfile.Profile()
     for _ in range(n):
         before()
@@ -144,7 +146,7 @@ def _profile(request: Callable[[], object], before: Callable[[], None], n: int, 
         profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
-    stats.strip_dirs().sort_stats("cumulative").print_stats(top)
+    stats.strip_dirs().sort_stats(sort).print_stats(top)
     return out.getvalue()
 
 
@@ -197,6 +199,12 @@ def main(argv: Iterable[str] | None = None) -> None:
     parser.add_argument("--requests", type=int, default=300, help="per round (default 300)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--top", type=int, default=35, help="profile lines (0: none)")
+    parser.add_argument(
+        "--sort",
+        default="cumulative",
+        choices=("cumulative", "tottime", "ncalls"),
+        help="profile order: cumulative (default), or tottime for each function's own time",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     with tempfile.TemporaryDirectory(prefix="posts-profile-") as work:
         cleanup = _setup(args.database_url, Path(work))
@@ -221,7 +229,7 @@ def main(argv: Iterable[str] | None = None) -> None:
             if args.top:
                 for name, (request, before) in chosen.items():
                     print(f"\n## {name}: cProfile, {args.requests} requests\n")
-                    print(_profile(request, before, args.requests, args.top))
+                    print(_profile(request, before, args.requests, args.top, args.sort))
         finally:
             cleanup()
 

@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 MiB = 1024 * 1024
-REFERENCES = ("django", "fastapi")
+# Each reference's name, and its ratio column (x_<key> in the JSON rows).
+REFERENCES = ("django", "fastapi", "fastapi-standard")
+_RATIO_KEYS = {
+    "django": "x_django",
+    "fastapi": "x_fastapi",
+    "fastapi-standard": "x_fastapi_standard",
+}
 # Worst first: a case row shows the worst status of its rounds.
 _STATUS_ORDER = ("invalid", "n/a", "errors", "ok")
 
@@ -74,7 +80,7 @@ def summarise(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 for r in measured
                 if references.get((reference, connections, r["round"]))
             ]
-            row[f"x_{reference}"] = round(statistics.median(ratios), 3) if ratios else None
+            row[_RATIO_KEYS[reference]] = round(statistics.median(ratios), 3) if ratios else None
         rows.append(row)
     return rows
 
@@ -135,13 +141,15 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "req/s counts every request of the case, from when every connection was sending; "
         "p50/p99 are the headline requests' "
-        "(getPosts in getPosts-after-write and mix). x Django and x FastAPI: req/s over the "
-        "reference's at the same connections in the same round (the references do getPosts' "
-        "cache-hit work without GraphQL). CPU us: the server's own CPU time (all its "
-        "processes) per answer.",
+        "(getPosts in getPosts-after-write and mix). x Django, x FastAPI and x FastAPI std: "
+        "req/s over the reference's at the same connections in the same round (the references "
+        "do getPosts' cache-hit work without GraphQL; FastAPI under plain uvicorn, h11 on "
+        "asyncio, and under uvicorn[standard], httptools on uvloop). CPU us: the server's own "
+        "CPU time (all its processes) per answer.",
         "",
-        "| case | database | conns | req/s | p50 ms | p99 ms | failed | RSS MiB | CPU us | x Django | x FastAPI | status |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        "| case | database | conns | req/s | p50 ms | p99 ms | failed | RSS MiB | CPU us "
+        "| x Django | x FastAPI | x FastAPI std | status |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     rows = sorted(
         report["rows"],
@@ -162,8 +170,8 @@ def markdown(report: dict[str, Any]) -> str:
             f"| {name} | {row['database'] or '-'} | {row['connections']} | {_num(row['rps'])} "
             f"| {_num(row['p50_ms'], 2)} | {_num(row['p99_ms'], 2)} | {row['failed'] + row['socket_errors']} "
             f"| {row['rss_peak_bytes'] / MiB:.0f} | {_num(row.get('cpu_us_per_request'))} "
-            f"| {_ratio(row['x_django'])} "
-            f"| {_ratio(row['x_fastapi'])} | {row['status']} |"
+            f"| {_ratio(row['x_django'])} | {_ratio(row['x_fastapi'])} "
+            f"| {_ratio(row.get('x_fastapi_standard'))} | {row['status']} |"
         )
     multi = [row for row in rows if len(row["kinds"]) > 1]
     if multi:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import math
 import os
@@ -301,6 +302,15 @@ def _settled_workers(server: Server, wait: float = 5.0) -> int:
     return max(1, last)
 
 
+# What uvicorn[standard] adds that the standard flavour runs on.
+STANDARD_MODULES = ("httptools", "uvloop")
+# The FastAPI references: uvicorn's flavour (bench/references/fastapi_serve.py), label.
+FASTAPI_FLAVOURS = {
+    "fastapi": ("plain", "FastAPI + uvicorn (h11, asyncio)"),
+    "fastapi-standard": ("standard", "FastAPI + uvicorn[standard] (httptools, uvloop)"),
+}
+
+
 @dataclass
 class Reference:
     """A reference server answering getPosts' cache hit without GraphQL."""
@@ -336,17 +346,24 @@ def start_references(
                     threads=settings.threads,
                 )
                 started.append(Reference(name, "bare Django view (same server)", server))
-            elif name == "fastapi":
+            elif name in FASTAPI_FLAVOURS:
                 # uvicorn --workers N, with TCP_NODELAY (see fastapi_serve.py).
+                flavour, label = FASTAPI_FLAVOURS[name]
+                missing = [m for m in STANDARD_MODULES if importlib.util.find_spec(m) is None]
+                if flavour == "standard" and missing:
+                    raise RuntimeError(
+                        f"{name} needs {' and '.join(missing)} (in the dev lock: make install)"
+                    )
                 argv = [
                     sys.executable,
                     "-m",
                     "bench.references.fastapi_serve",
                     "{port}",
                     str(workers),
+                    flavour,
                 ]
-                server = start_server(env, logs / "reference-fastapi.log", argv=argv)
-                started.append(Reference(name, "FastAPI + uvicorn", server))
+                server = start_server(env, logs / f"reference-{name}.log", argv=argv)
+                started.append(Reference(name, label, server))
             else:
                 raise ValueError(f"unknown reference {name}")
         for reference in started:

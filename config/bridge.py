@@ -157,8 +157,9 @@ class _AppThreads:
     and one more pass of the GIL to it before the client got its answer. Here the
     thread hands the response over itself (``response_bytes`` takes a lock and
     sends on a channel: any thread may call it) and then tells the loop that the
-    request's coroutine may end. Measured with ``make bench``: the same CPU per
-    request, a lower p99.
+    request's coroutine may end. Measured with ``make bench`` (getPosts, SQLite,
+    16 connections, asyncio's loop): the same CPU per request, p99 12.4-12.9 ms in
+    four runs against 13.2-15.0 in three before.
     """
 
     def __init__(self, app: WSGIApp, threads: int) -> None:

@@ -18,66 +18,50 @@ caller, by the hash of the document as printed.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
-from cachetools import TTLCache
-
-from resolvers_services.post_cache import byte_bounded_ttl_cache
+from resolvers_services.post_cache import VersionedCache
 from schemas.kept_bytes import kept
 
 # A key: user id, document sha256, operation name, canonical variables. A response
-# the same for every caller (introspection) has no user id, version 0, and the
-# SHA-256 of the document as printed (comments and spacing aside).
+# the same for every caller (introspection) has no user id, is stored at version 0,
+# and is keyed by the SHA-256 of the document as printed (comments and spacing aside).
 Key = tuple[int | None, str, str | None, bytes]
 
 
-def _size(entry: tuple[int, bytes]) -> int:
-    return len(entry[1])
-
-
 class ResponseCache:
-    """Thread-safe TTL cache of response bodies, bounded by their bytes."""
+    """Response bodies by request, each at the posts version it was made at (thread-safe,
+    TTL, bounded by the bodies' bytes)."""
 
     def __init__(
         self, *, ttl_seconds: float, max_bytes: int, timer: Callable[[], float] = time.monotonic
     ) -> None:
-        self.enabled = ttl_seconds > 0 and max_bytes > 0
-        self.max_bytes = max(max_bytes, 1)
-        # cachetools caches are not thread-safe; every access holds this lock.
-        self._lock = threading.Lock()
-        # key -> (posts version, body)
-        self._bodies: TTLCache[Key, tuple[int, bytes]] = byte_bounded_ttl_cache(
-            ttl_seconds=ttl_seconds, max_bytes=max_bytes, getsizeof=_size, timer=timer
+        self._bodies: VersionedCache[Key, bytes] = VersionedCache(
+            ttl_seconds=ttl_seconds, max_bytes=max_bytes, timer=timer
         )
 
-    def get(self, key: Key, version: int) -> bytes | None:
-        """The body stored under ``key`` at ``version``, or None."""
-        if not self.enabled:
-            return None
-        with self._lock:
-            entry = self._bodies.get(key)
-        return entry[1] if entry is not None and entry[0] == version else None
-
-    def put(self, key: Key, version: int, body: bytes) -> None:
-        """Store ``body`` made at ``version`` unless it alone exceeds the bound, or an
-        answer made at a later version is stored already (a slower request's)."""
-        if not self.enabled or len(body) > self.max_bytes:
-            return
-        body = kept(body)  # orjson's allocation is many times the body (schemas/kept_bytes.py)
-        with self._lock:
-            current = self._bodies.get(key)
-            if current is None or current[0] <= version:
-                self._bodies[key] = (version, body)
-
-    def clear(self) -> None:
-        """Forget every response."""
-        with self._lock:
-            self._bodies.clear()
+    @property
+    def enabled(self) -> bool:
+        return self._bodies.enabled
 
     @property
     def current_bytes(self) -> int:
         """The bytes held now."""
-        with self._lock:
-            return int(self._bodies.currsize)
+        return self._bodies.current_bytes
+
+    def get(self, key: Key, version: int) -> bytes | None:
+        """The body stored under ``key`` at ``version``, or None."""
+        return self._bodies.get(key, version)
+
+    def put(self, key: Key, version: int, body: bytes) -> None:
+        """Store ``body`` made at ``version`` unless it alone exceeds the bound, or an
+        answer made at a later version is stored already (a slower request's)."""
+        if not self.enabled or len(body) > self._bodies.max_bytes:
+            return
+        # orjson's allocation is many times the body (schemas/kept_bytes.py)
+        self._bodies.put(key, version, kept(body), len(body))
+
+    def clear(self) -> None:
+        """Forget every response."""
+        self._bodies.clear()

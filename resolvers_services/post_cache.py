@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from cachetools import TTLCache
 from django.conf import settings
@@ -27,36 +27,30 @@ _POST_OVERHEAD_BYTES = 400
 _ENTRY_OVERHEAD_BYTES = 200
 
 
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    version: int
-    posts: tuple[PostOut, ...]
-    size: int
-
-
-def _entry_size(entry: _Entry) -> int:
-    return entry.size
-
-
 K = TypeVar("K")
 V = TypeVar("V")
 
 
-def byte_bounded_ttl_cache(
-    *,
-    ttl_seconds: float,
-    max_bytes: int,
-    getsizeof: Callable[[V], int],
-    timer: Callable[[], float] = time.monotonic,
-) -> TTLCache[K, V]:
-    """A cachetools TTLCache whose bound is the bytes of its values (``getsizeof``)."""
-    return TTLCache(
-        maxsize=max(max_bytes, 1), ttl=max(ttl_seconds, 0), timer=timer, getsizeof=getsizeof
-    )
+@dataclass(frozen=True, slots=True)
+class _Entry(Generic[V]):
+    version: int
+    value: V
+    size: int
 
 
-class PostsCache:
-    """Thread-safe TTL cache of each user's posts, bounded by an estimate of their bytes."""
+def _entry_size(entry: _Entry[Any]) -> int:
+    return entry.size
+
+
+class VersionedCache(Generic[K, V]):
+    """Values stored with the version they were made at: thread-safe, TTL, bounded in bytes.
+
+    A reader presents the version it read; an entry of another version is a miss,
+    and the next value for the key takes its place. A value made at an older
+    version never replaces one made at a newer (a slower request's). Both
+    in-process caches are one of these: each user's posts (PostsCache) and the
+    responses (gql/response_cache.py).
+    """
 
     def __init__(
         self, *, ttl_seconds: float, max_bytes: int, timer: Callable[[], float] = time.monotonic
@@ -65,46 +59,41 @@ class PostsCache:
         self.max_bytes = max(max_bytes, 1)
         # cachetools caches are not thread-safe; every access holds this lock.
         self._lock = threading.Lock()
-        self._entries: TTLCache[int, _Entry] = byte_bounded_ttl_cache(
-            ttl_seconds=ttl_seconds, max_bytes=max_bytes, getsizeof=_entry_size, timer=timer
+        self._entries: TTLCache[K, _Entry[V]] = TTLCache(
+            maxsize=self.max_bytes, ttl=max(ttl_seconds, 0), timer=timer, getsizeof=_entry_size
         )
         self.hits = 0
         self.misses = 0
 
-    def get(self, user_id: int, version: int) -> tuple[PostOut, ...] | None:
-        """The cached posts of ``user_id`` if they were cached at ``version``."""
+    def get(self, key: K, version: int) -> V | None:
+        """The value stored under ``key`` at ``version``, or None."""
         if not self.enabled:
             return None
         with self._lock:
-            entry = self._entries.get(user_id)
+            entry = self._entries.get(key)
             if entry is None or entry.version != version:
                 self.misses += 1
-                record_cache("posts", hit=False)
                 return None
             self.hits += 1
-            record_cache("posts", hit=True)
-            return entry.posts
+            return entry.value
 
-    def put(self, user_id: int, version: int, posts: tuple[PostOut, ...]) -> None:
-        """Cache ``posts`` for ``user_id`` at ``version``, unless they alone exceed the bound."""
-        if not self.enabled:
-            return
-        size = _ENTRY_OVERHEAD_BYTES + sum(
-            _POST_OVERHEAD_BYTES + sys.getsizeof(post.text) for post in posts
-        )
+    def put(self, key: K, version: int, value: V, size: int) -> bool:
+        """Store ``value`` (``size`` bytes) made at ``version``, unless a value made at a
+        later version is stored already. False, storing nothing, when it alone
+        exceeds the bound."""
         if size > self.max_bytes:
-            self.discard(user_id)
-            return
-        with self._lock:
-            current = self._entries.get(user_id)
-            if current is not None and current.version > version:
-                return  # a newer result is already cached; keep it
-            self._entries[user_id] = _Entry(version=version, posts=posts, size=size)
+            return False
+        if self.enabled:
+            with self._lock:
+                current = self._entries.get(key)
+                if current is None or current.version <= version:
+                    self._entries[key] = _Entry(version, value, size)
+        return True
 
-    def discard(self, user_id: int) -> None:
-        """Forget ``user_id``'s entry (it is stale after a write anyway; this frees memory)."""
+    def discard(self, key: K) -> None:
+        """Forget ``key``'s entry."""
         with self._lock:
-            self._entries.pop(user_id, None)
+            self._entries.pop(key, None)
 
     def clear(self) -> None:
         """Forget everything."""
@@ -114,9 +103,62 @@ class PostsCache:
 
     @property
     def current_bytes(self) -> int:
-        """The estimated bytes held now."""
+        """The bytes held now (as the sizes given to ``put`` count them)."""
         with self._lock:
             return int(self._entries.currsize)
+
+
+class PostsCache:
+    """Each user's posts, bounded by an estimate of their bytes."""
+
+    def __init__(
+        self, *, ttl_seconds: float, max_bytes: int, timer: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._posts: VersionedCache[int, tuple[PostOut, ...]] = VersionedCache(
+            ttl_seconds=ttl_seconds, max_bytes=max_bytes, timer=timer
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self._posts.enabled
+
+    @property
+    def hits(self) -> int:
+        return self._posts.hits
+
+    @property
+    def misses(self) -> int:
+        return self._posts.misses
+
+    @property
+    def current_bytes(self) -> int:
+        """The estimated bytes held now."""
+        return self._posts.current_bytes
+
+    def get(self, user_id: int, version: int) -> tuple[PostOut, ...] | None:
+        """The cached posts of ``user_id`` if they were cached at ``version``."""
+        posts = self._posts.get(user_id, version)
+        if self.enabled:
+            record_cache("posts", hit=posts is not None)
+        return posts
+
+    def put(self, user_id: int, version: int, posts: tuple[PostOut, ...]) -> None:
+        """Cache ``posts`` for ``user_id`` at ``version``, unless they alone exceed the bound."""
+        if not self.enabled:
+            return
+        size = _ENTRY_OVERHEAD_BYTES + sum(
+            _POST_OVERHEAD_BYTES + sys.getsizeof(post.text) for post in posts
+        )
+        if not self._posts.put(user_id, version, posts, size):
+            self.discard(user_id)  # what it holds is stale by now; this frees the memory
+
+    def discard(self, user_id: int) -> None:
+        """Forget ``user_id``'s entry (it is stale after a write anyway; this frees memory)."""
+        self._posts.discard(user_id)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        self._posts.clear()
 
 
 _cache_lock = threading.Lock()

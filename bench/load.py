@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from devkit.client import GraphQLClient
 from devkit.server import Server
 
 LUA_SCRIPT = Path(__file__).resolve().parent / "wrk" / "graphql.lua"
@@ -119,16 +119,17 @@ class RssSampler:
 def cache_bytes(server: Server, token: str) -> int | None:
     """What the app's caches hold, over its live workers (``posts_api_cache_bytes`` of
     /metrics), or None when the scrape fails."""
-    request = urllib.request.Request(  # noqa: S310 - the server's own loopback address
-        server.base + "/metrics", headers={"Authorization": f"Bearer {token}"}
-    )
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310
-            text = response.read().decode()
+        with GraphQLClient(server.base, timeout=5) as client:
+            status, raw = client.request(
+                "GET", "/metrics", headers={"Authorization": f"Bearer {token}"}
+            )
     except OSError:
         return None
+    if status != 200:
+        return None
     total = 0.0
-    for family in text_string_to_metric_families(text):
+    for family in text_string_to_metric_families(raw.decode()):
         if family.name == "posts_api_cache_bytes":
             total += sum(sample.value for sample in family.samples)
     return int(total)

@@ -54,6 +54,30 @@ def test_get_posts_twice_through_fragments_is_refused(api: Api) -> None:
     assert _codes(body) == {"BAD_USER_INPUT"}
 
 
+@pytest.mark.parametrize(
+    "document",
+    [
+        "{ "
+        + " ".join(f"a{i}: __schema {{ types {{ name fields {{ name }} }} }}" for i in range(15))
+        + " }",
+        '{ a: __type(name: "Query") { name } b: __type(name: "Post") { name } }',
+        "{ __schema { queryType { name } } ... on Query { s: __schema { types { name } } } }",
+    ],
+    ids=["__schema under 15 aliases", "__type twice", "__schema twice through a fragment"],
+)
+def test_the_schema_is_introspected_once_per_document(api: Api, document: str) -> None:
+    # Each __schema over the whole schema is a few ms: aliases must not multiply it.
+    body = api.post(document)
+    assert _codes(body) == {"BAD_USER_INPUT"}
+    assert body.get("data") is None
+    assert "at most once per document" in body["errors"][0]["message"]
+
+
+def test_the_schema_introspected_once_still_runs(api: Api) -> None:
+    body = api.post('{ __schema { queryType { name } } __type(name: "Post") { name } }')
+    assert body["data"] == {"__schema": {"queryType": {"name": "Query"}}, "__type": {"name": "Post"}}
+
+
 def test_too_many_aliases_are_refused(api: Api) -> None:
     fields = " ".join(f"t{i}: __typename" for i in range(50))
     body = api.post(f"{{ {fields} }}")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import orjson
 from graphql.language.ast import (
     ArgumentNode,
     BooleanValueNode,
@@ -56,7 +57,7 @@ from graphql.language.ast import (
 )
 from graphql.language.block_string import dedent_block_string_lines
 
-__all__ = ["Unparsed", "parse_executable"]
+__all__ = ["Unparsed", "parse_executable", "token_key"]
 
 # graphql-core's parser.MAX_NESTING_DEPTH: deeper is its "nested too deeply" error.
 _MAX_NESTING = 200
@@ -127,6 +128,12 @@ def parse_executable(source: str, *, max_tokens: int) -> DocumentNode:
     # graphql-core exposes the count of tokens, comments included, on the document.
     object.__setattr__(document, "token_count", len(found))
     return document  # type: ignore[no-any-return]
+
+
+def token_key(source: str) -> bytes:
+    """The document's significant tokens, encoded one-to-one: two texts with the same
+    key are the same document, whatever their comments and spacing."""
+    return orjson.dumps([token for token in _TOKENS.findall(source) if token[:1] != "#"])
 
 
 class _Parser:

@@ -75,7 +75,10 @@ def test_the_schema_is_introspected_once_per_document(api: Api, document: str) -
 
 def test_the_schema_introspected_once_still_runs(api: Api) -> None:
     body = api.post('{ __schema { queryType { name } } __type(name: "Post") { name } }')
-    assert body["data"] == {"__schema": {"queryType": {"name": "Query"}}, "__type": {"name": "Post"}}
+    assert body["data"] == {
+        "__schema": {"queryType": {"name": "Query"}},
+        "__type": {"name": "Post"},
+    }
 
 
 def test_too_many_aliases_are_refused(api: Api) -> None:

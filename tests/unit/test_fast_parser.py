@@ -20,7 +20,7 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
 from gql.compat import parse_document
-from gql.fast_parser import Unparsed, parse_executable
+from gql.fast_parser import Unparsed, parse_executable, token_key
 
 MAX_TOKENS = 1000
 
@@ -354,3 +354,14 @@ def test_token_soups_agree(source: str) -> None:
 @given(st.text(max_size=60))
 def test_any_text_agrees(source: str) -> None:
     assert_agrees(source)
+
+
+def test_the_token_key_ignores_comments_and_spacing_only() -> None:
+    key = token_key("query Q { a(x: 1) }")
+    assert token_key("# c\nquery   Q{a(x:1)},,\n# d") == key
+    assert token_key("query Q { a(x: 2) }") != key
+    assert token_key("query R { a(x: 1) }") != key
+    # One-to-one: tokens are not run together, nor split at a separator.
+    assert token_key("{ ab }") != token_key("{ a b }")
+    assert token_key('{ a(x: "b c") }') != token_key('{ a(x: "b" c) }')
+    assert token_key('{ a(x: "#") }') != token_key("{ a(x: ) }")

@@ -47,6 +47,7 @@ from gql.compat import core_schema, execute_document, parse_document
 from gql.context import NOT_AUTHENTICATED, Context
 from gql.errors import shape_error
 from gql.fast_parser import token_key
+from gql.introspection import answer as introspect
 from gql.response_cache import Key, ResponseCache
 from gql.rules import measure, repeated_expensive_fields, simplify_document, validation_rules
 from gql.schema import schema
@@ -420,6 +421,24 @@ class Pipeline:
             if cached is not None:
                 annotate(outcome=OK)
                 return _json_response(cached)
+        payload, outcome = self._run(request, prepared, body, auth)
+        annotate(outcome=outcome)
+        encoded = encode(payload)
+        if key is not None and "errors" not in payload:
+            self.responses.put(key, version, encoded)
+        return _json_response(encoded)
+
+    def _run(
+        self, request: HttpRequest, prepared: Prepared, body: Body, auth: Principal | DomainError
+    ) -> tuple[dict[str, Any], str]:
+        """The response's payload and its outcome: a document about the schema alone is
+        read from the schema (gql/introspection.py says why), any other executed."""
+        if prepared.canonical is not None:
+            data = introspect(
+                core_schema(schema), prepared.document, body.operation_name, body.variables
+            )
+            if data is not None:
+                return {"data": data}, OK
         result = execute_document(
             schema,
             prepared.document,
@@ -432,12 +451,8 @@ class Pipeline:
         if result.errors:
             payload["errors"] = [shape_error(error).formatted for error in result.errors]
             outcome = str(payload["errors"][0]["extensions"]["code"])
-        annotate(outcome=outcome)
         payload["data"] = result.data
-        encoded = encode(payload)
-        if key is not None and not result.errors:
-            self.responses.put(key, version, encoded)
-        return _json_response(encoded)
+        return payload, outcome
 
 
 def _parse_within_caps(source: str, limits: Limits) -> DocumentNode | Refusal:

@@ -170,18 +170,22 @@ def test_the_introspection_query_is_validated_and_run_once_whatever_its_comments
 ) -> None:
     validations: list[object] = []
     executions: list[object] = []
-    validate, execute = pipeline.validate, pipeline.execute_document
+    validate, introspect = pipeline.validate, pipeline.introspect
 
     def counting_validate(*args: Any, **kwargs: Any) -> Any:
         validations.append(args)
         return validate(*args, **kwargs)
 
-    def counting_execute(*args: Any, **kwargs: Any) -> Any:
+    def counting_introspect(*args: Any, **kwargs: Any) -> Any:
         executions.append(args)
-        return execute(*args, **kwargs)
+        return introspect(*args, **kwargs)
+
+    def not_executed(*_args: Any, **_kwargs: Any) -> Any:
+        raise AssertionError("a document about the schema is read from it, not executed")
 
     monkeypatch.setattr(pipeline, "validate", counting_validate)
-    monkeypatch.setattr(pipeline, "execute_document", counting_execute)
+    monkeypatch.setattr(pipeline, "introspect", counting_introspect)
+    monkeypatch.setattr(pipeline, "execute_document", not_executed)
     query = get_introspection_query(descriptions=True)
     # What GraphiQL sends on every load, here each time a new text.
     bodies = [api.post(f"# load {n}\n{query}") for n in range(3)]

@@ -15,8 +15,11 @@ from graphql import (
     get_introspection_query,
     parse,
     print_ast,
+    specified_rules,
     validate,
 )
+from strawberry.schema.validation_rules.maybe_null import MaybeNullValidationRule
+from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from gql.compat import core_schema
 from gql.rules import (
@@ -319,7 +322,8 @@ def test_a_text_without_dollar_or_at_skips_exactly_the_rules_about_them() -> Non
         "NoUnusedVariablesRule",
         "VariablesInAllowedPositionRule",
         "KnownDirectivesRule",
-        "UniqueDirectivesPerLocationRule",
+        "UniqueDirectivesPerExecutableLocation",
+        "VariableUsagesAlongVariables",
         "DeferStreamDirectiveOnRootField",
         "DeferStreamDirectiveOnValidOperationsRule",
         "DeferStreamDirectiveLabel",
@@ -335,3 +339,56 @@ def test_a_text_without_dollar_or_at_skips_exactly_the_rules_about_them() -> Non
         assert [e.message for e in validate(core_schema(schema), document, reduced)] == [
             e.message for e in validate(core_schema(schema), document, list(full))
         ]
+
+
+# The two rules replaced by cheaper ones (VariableUsagesAlongVariables gives the
+# variable rules a walk along the variables only; UniqueDirectivesPerExecutableLocation
+# enters only the nodes that carry directives): the same errors, in the same order,
+# as graphql-core's rule set, on documents that break every rule about variables and
+# directives, at every place a variable or a directive can stand.
+
+GRAPHQL_CORE_RULES = (*specified_rules, MaybeNullValidationRule, OneOfInputValidationRule)
+
+ABOUT_VARIABLES_AND_DIRECTIVES = [
+    *BREAKS_A_VARIABLE_OR_DIRECTIVE_RULE,
+    "query($a: Boolean, $b: ID!) { node(id: $b) @include(if: $a) { id } }",
+    "query($a: Boolean) { node(id: $b) @include(if: $a) { id } }",
+    "query($a: Boolean, $u: Int) { ...F @skip(if: $a) } fragment F on Query { nodes(ids: [$b]) { id } }",
+    "query($a: Boolean) { ... on Query @skip(if: $a) @skip(if: $a) { __typename } }",
+    "query($a: Boolean) @skip(if: $a) @skip(if: $a) { __typename }",
+    "query($a: Boolean @skip(if: true) @skip(if: true)) { __typename @include(if: $a) }",
+    "query { ...F } fragment F on Query @skip(if: true) @skip(if: false) { __typename }",
+    "query { ...F @include(if: true) @include(if: true) } fragment F on Query { __typename }",
+    "query($n: String!) { __type(name: $n) { fields(includeDeprecated: $d) { name } } }",
+    'query($d: Boolean = true) { __type(name: "Post") { fields(includeDeprecated: $d) { name } } }',
+    "query($i: [ID!]) { nodes(ids: $i) { id } }",
+    'query($i: ID) { nodes(ids: [$i, "x"]) { id } a: node(id: $i) { id } }',
+    "query Q1($a: Boolean) { __typename @skip(if: $a) } query Q2 { __typename @skip(if: $a) }",
+    "query Q1 { ...F } query Q2($x: ID!) { ...F } fragment F on Query { node(id: $x) { id } }",
+    "mutation($t: String!) { addPost(text: $t, token: $t) { postId } }",
+    "mutation($t: Int) { addPost(text: $t) { postId } }",
+    "{ getPosts @stream(initialCount: 1) { id } }",
+    "query($a: Boolean!) { viewer { posts(first: 1) @include(if: $a) @include(if: $a) { totalCount } } }",
+]
+
+
+@pytest.mark.parametrize("source", ABOUT_VARIABLES_AND_DIRECTIVES)
+def test_the_cheaper_rules_report_exactly_what_graphql_cores_rules_report(source: str) -> None:
+    document = parse(source)
+    ours = validate(core_schema(schema), document, validation_rules(explorer=True))
+    theirs = validate(core_schema(schema), document, GRAPHQL_CORE_RULES)
+    assert [(e.message, e.locations) for e in ours] == [(e.message, e.locations) for e in theirs]
+
+
+def test_the_cheaper_rules_report_the_same_on_the_introspection_query_with_variables() -> None:
+    query = get_introspection_query(descriptions=True).replace(
+        "query IntrospectionQuery {\n  __schema {",
+        "query IntrospectionQuery($all: Boolean = true, $x: Int) {\n"
+        "  __schema @include(if: $all) @include(if: $y) {",
+        1,
+    )
+    document = parse(query)
+    ours = validate(core_schema(schema), document, validation_rules(explorer=True))
+    theirs = validate(core_schema(schema), document, GRAPHQL_CORE_RULES)
+    assert len(theirs) >= 3  # $y undefined, $x unused, @include twice
+    assert [(e.message, e.locations) for e in ours] == [(e.message, e.locations) for e in theirs]

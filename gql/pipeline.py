@@ -39,11 +39,10 @@ from graphql import (
     SelectionSetNode,
     StringValueNode,
     VariableNode,
-    validate,
 )
 
 from gql import json_body
-from gql.compat import core_schema, execute_document, parse_document
+from gql.compat import core_schema, execute_document, parse_document, validate_document
 from gql.context import NOT_AUTHENTICATED, Context
 from gql.errors import shape_error
 from gql.fast_parser import token_key
@@ -500,7 +499,7 @@ def _validated(
     source: str,
 ) -> Prepared | Refusal:
     """The (simplified) document ready to run, or its refusal by validation."""
-    errors = validate(core_schema(schema), document, rules, hide_suggestions=not explorer)
+    errors = validate_document(core_schema(schema), document, rules, hide_suggestions=not explorer)
     if errors:
         return Refusal(ErrorCode.BAD_USER_INPUT, errors[0].message)
     return Prepared(

@@ -103,13 +103,13 @@ def test_validation_results_are_cached_across_requests(
     api: Api, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[object] = []
-    real = pipeline.validate
+    real = pipeline.validate_document
 
     def counting(*args: Any, **kwargs: Any) -> Any:
         calls.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "validate", counting)
+    monkeypatch.setattr(pipeline, "validate_document", counting)
     for _ in range(3):
         assert api.post("{ __typename }")["data"] == {"__typename": "Query"}
     assert len(calls) == 1
@@ -170,7 +170,7 @@ def test_the_introspection_query_is_validated_and_run_once_whatever_its_comments
 ) -> None:
     validations: list[object] = []
     executions: list[object] = []
-    validate, introspect = pipeline.validate, pipeline.introspect
+    validate, introspect = pipeline.validate_document, pipeline.introspect
 
     def counting_validate(*args: Any, **kwargs: Any) -> Any:
         validations.append(args)
@@ -183,7 +183,7 @@ def test_the_introspection_query_is_validated_and_run_once_whatever_its_comments
     def not_executed(*_args: Any, **_kwargs: Any) -> Any:
         raise AssertionError("a document about the schema is read from it, not executed")
 
-    monkeypatch.setattr(pipeline, "validate", counting_validate)
+    monkeypatch.setattr(pipeline, "validate_document", counting_validate)
     monkeypatch.setattr(pipeline, "introspect", counting_introspect)
     monkeypatch.setattr(pipeline, "execute_document", not_executed)
     query = get_introspection_query(descriptions=True)

@@ -21,13 +21,21 @@ from graphql import (
     get_introspection_query,
     introspection_types,
     parse,
+    specified_rules,
     validate,
 )
 from strawberry.permission import BasePermission
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types import Info
 
-from gql.compat import WireExecutionContext, core_schema, execute_document, parse_document
+from gql.compat import (
+    WireExecutionContext,
+    core_schema,
+    execute_document,
+    parse_document,
+    validate_document,
+)
+from gql.rules import validation_rules
 from gql.schema import schema as app_schema
 
 
@@ -442,3 +450,41 @@ def test_the_loop_locates_an_error_in_a_list_item_as_graphql_core_does(
         (e.message, e.path) for e in slow.errors or []
     ]
     assert fast.errors
+
+
+# validate_document: graphql-core's validate with handlers found once per rule class;
+# the same errors, in the same order, with the same locations, on valid and invalid
+# documents alike (rules that skip a subtree, an aborted validation included).
+
+VALIDATED = [
+    "{ __typename }",
+    "query { getPosts { id text createdAt } }",
+    get_introspection_query(descriptions=True),
+    "{ nope getPosts { nope2 } }",
+    "{ getPosts }",
+    "{ ...F } fragment F on Query { ...G } fragment G on Query { ...F }",
+    "{ ...Missing } fragment Unused on Query { __typename }",
+    "query Q { __typename } query Q { __typename } { __typename }",
+    "query($a: Int, $a: Int, $u: Post) { node(id: $b) @skip(if: $a) @skip(if: true) { id } }",
+    "query($t: String) @skip(if: false) { getPosts(token: $t) { id text createdAt } }",
+    "{ node(id: 1) { ... on Post { text } ... on User { text } } a: __typename a: getPosts { id } }",
+    "mutation { addPost { postId } addPost(text: 1, nope: 2) { postId } }",
+    "subscription { a b }",
+    "type Query { a: Int } { __typename }",
+    "{ " + "x " * 150 + "}",  # over a hundred errors: aborted
+    "{ __schema { types { fields { type { fields { type { fields { name } } } } } } } }",
+]
+
+
+@pytest.mark.parametrize("source", VALIDATED)
+def test_validate_document_reports_what_graphql_core_reports(source: str) -> None:
+    document = parse(source)
+    for rules in (specified_rules, validation_rules(explorer=False)):
+        for hide in (False, True):
+            ours = validate_document(
+                core_schema(app_schema), document, rules, hide_suggestions=hide
+            )
+            theirs = validate(core_schema(app_schema), document, rules, hide_suggestions=hide)
+            assert [(e.message, e.locations) for e in ours] == [
+                (e.message, e.locations) for e in theirs
+            ]

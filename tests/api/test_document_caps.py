@@ -278,6 +278,15 @@ def _introspection(_me: str, tag: str) -> str:
     return f"# {tag}\n" + get_introspection_query(descriptions=True)
 
 
+def _introspection_with_variables(_me: str, tag: str) -> str:
+    # A variable and a directive: every rule about them runs, and walks the document.
+    return f"# {tag}\n" + get_introspection_query(descriptions=True).replace(
+        "query IntrospectionQuery {\n  __schema {",
+        "query IntrospectionQuery($all: Boolean = true) {\n  __schema @include(if: $all) {",
+        1,
+    )
+
+
 WORST: dict[str, Callable[[str, str], str]] = {
     "500 typenames": _typenames,
     "one fragment spread 50 times": _one_fragment,
@@ -285,6 +294,7 @@ WORST: dict[str, Callable[[str, str], str]] = {
     "nested fragments": _nested_fragments,
     "the largest document": _largest,
     "the standard introspection query": _introspection,
+    "the introspection query with a variable": _introspection_with_variables,
 }
 
 
@@ -303,6 +313,15 @@ def _largest_named(_me: str, tag: str) -> str:
     return padded(document, settings.GRAPHQL_MAX_DOCUMENT_BYTES)
 
 
+def _named_introspection(build: Callable[[str, str], str]) -> Callable[[str, str], str]:
+    def named(me: str, tag: str) -> str:
+        return build(me, tag).replace(
+            "IntrospectionQuery", "IntrospectionQuery" + tag.replace("-", "_"), 1
+        )
+
+    return named
+
+
 def _introspection_renamed(_me: str, tag: str) -> str:
     name = "IntrospectionQuery" + tag.replace("-", "_")
     return get_introspection_query(descriptions=True).replace("IntrospectionQuery", name, 1)
@@ -318,6 +337,7 @@ STRUCTURALLY_NEW: dict[str, Callable[[str, str], str]] = {
     "nested fragments": _named(_nested_fragments),
     "the largest document": _largest_named,
     "the standard introspection query": _introspection_renamed,
+    "the introspection query with a variable": _named_introspection(_introspection_with_variables),
 }
 
 

@@ -37,6 +37,7 @@ from gql.compat import (
 )
 from gql.rules import validation_rules
 from gql.schema import schema as app_schema
+from tests.documents import GRAMMAR_CORPUS
 
 
 class _Seen:
@@ -140,20 +141,7 @@ def test_execute_document_runs_the_app_schema() -> None:
     assert result.data == {"__typename": "Query"}
 
 
-CORPUS = [
-    get_introspection_query(descriptions=True),
-    "{ __typename }",
-    'query Q_1($a: [ID!]! = ["x"], $b: Float = -1.5e3) @skip(if: false) {\n'
-    '  a_1: node(id: "\\u00e9\\"\\n") { ... on Post { id text } ...F __typename }\n'
-    "  b: nodes(ids: $a) { id } # a comment, é and 😀\n"
-    '  c: getPosts(token: """block\n  string""") { id }\n'
-    "} fragment F on Node { id }",
-    'mutation { addPost(text: "x") { postId } } subscription S { a }',
-    "{ a0z_Z9 _x __y x.y }".replace(".", " "),
-]
-
-
-@pytest.mark.parametrize("source", CORPUS)
+@pytest.mark.parametrize("source", GRAMMAR_CORPUS)
 def test_parse_document_parses_as_graphql_core_does(source: str) -> None:
     expected = parse(source, no_location=True, max_tokens=1000, allow_empty_selection_sets=False)
     assert parse_document(source, max_tokens=1000) == expected

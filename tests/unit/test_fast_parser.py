@@ -13,7 +13,7 @@ import os
 import random
 
 import pytest
-from graphql import GraphQLSyntaxError, get_introspection_query, parse
+from graphql import GraphQLSyntaxError, parse
 from graphql.language.ast import DocumentNode
 from hypothesis import given
 from hypothesis import settings as hsettings
@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from gql.compat import parse_document
 from gql.fast_parser import Unparsed, parse_executable, token_key
+from tests.documents import GRAMMAR_CORPUS
 
 MAX_TOKENS = 1000
 
@@ -67,24 +68,9 @@ FRAGMENTS = " ".join(f"fragment F{n} on Query {{ " + "__typename " * 10 + "}" fo
 
 # Documents the fast parser must parse itself (and parse as graphql-core does).
 PARSED = [
-    get_introspection_query(descriptions=True),
-    get_introspection_query(
-        descriptions=True,
-        specified_by_url=True,
-        directive_is_repeatable=True,
-        schema_description=True,
-        input_value_deprecation=True,
-    ),
-    "{ __typename }",
+    *GRAMMAR_CORPUS,
     "query { getPosts { id text createdAt } }",
     "{ " + " ".join(f"...F{n}" for n in range(50)) + " } " + FRAGMENTS,
-    'query Q_1($a: [ID!]! = ["x"], $b: Float = -1.5e3) @skip(if: false) {\n'
-    '  a_1: node(id: "\\u00e9\\"\\n") { ... on Post { id text } ...F __typename }\n'
-    "  b: nodes(ids: $a) { id } # a comment, é and 😀\n"
-    '  c: getPosts(token: """block\n  string""") { id }\n'
-    "} fragment F on Node { id }",
-    'mutation { addPost(text: "x") { postId } } subscription S { a }',
-    "{ a0z_Z9 _x __y x y }",
     # Keywords are names wherever a name may stand.
     "{ query mutation subscription fragment on true false null type schema extend }",
     "query query { on: fragment(on: on, true: true, null: null) @on { query } }",

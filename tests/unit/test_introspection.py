@@ -19,7 +19,6 @@ from graphql import (
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
-    get_introspection_query,
     get_named_type,
     introspection_types,
     is_leaf_type,
@@ -30,6 +29,7 @@ from gql.compat import core_schema, execute_document, parse_document
 from gql.introspection import answer
 from gql.rules import simplify_document, validation_rules
 from gql.schema import schema
+from tests.documents import INTROSPECTION_QUERIES
 
 CORE = core_schema(schema)
 RULES = validation_rules(explorer=True)
@@ -67,21 +67,7 @@ def assert_answers_as_executed(
     return "answered"
 
 
-STANDARD = [
-    get_introspection_query(),
-    get_introspection_query(descriptions=True),
-    get_introspection_query(
-        descriptions=True,
-        specified_by_url=True,
-        directive_is_repeatable=True,
-        schema_description=True,
-        input_value_deprecation=True,
-        one_of=True,
-    ),
-]
-
-
-@pytest.mark.parametrize("source", STANDARD, ids=["plain", "descriptions", "everything"])
+@pytest.mark.parametrize("source", INTROSPECTION_QUERIES, ids=["plain", "descriptions", "all"])
 def test_the_standard_introspection_queries_are_read_from_the_schema(source: str) -> None:
     assert assert_answers_as_executed(source) == "answered"
 

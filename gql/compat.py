@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterable, Awaitable, Callable, Collection
+from contextvars import ContextVar
 from functools import partial
 from operator import attrgetter
 from typing import Any, NamedTuple, TypeGuard, cast
@@ -112,6 +113,10 @@ class _Plan(NamedTuple):
 
 
 _NO_PLAN = _Plan((), (), ())
+# The plans shared by executions of one document (execute_document's ``plans``).
+_SHARED_PLANS: ContextVar[dict[tuple[object, ...], _Plan] | None] = ContextVar(
+    "shared_plans", default=None
+)
 _INTROSPECTION_TYPES = frozenset(introspection_types)
 _FAILED = object()
 # graphql-core's String and ID coercions return a str as it is, Boolean's a bool.
@@ -169,6 +174,9 @@ class WireExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # Per execution (arguments are fixed then), keyed as graphql-core keys its own
         # memo of sub-fields: by the identity of the field list, which it keeps alive.
         self._plans: dict[tuple[GraphQLObjectType, int], _Plan] = {}
+        # Across executions of one document without variables (execute_document's
+        # ``plans``): keyed by the type and the field nodes, which the document keeps.
+        self._shared: dict[tuple[object, ...], _Plan] | None = _SHARED_PLANS.get()
 
     @staticmethod
     def complete_leaf_value(return_type: GraphQLLeafType, result: Any) -> Any:
@@ -304,20 +312,30 @@ class WireExecutionContext(StrawberryGraphQLCoreExecutionContext):
         key = (return_type, id(field_details_list))
         plan = self._plans.get(key)
         if plan is None:
-            grouped, _defer_usages, _forbidden = self.collect_subfields(
-                return_type, field_details_list
-            )
-            leaves, others = [], []
-            for name, details in grouped.items():
-                leaf, child = self._read_plainly(return_type, details)
-                if leaf is not None:
-                    leaves.append((name, leaf))
-                else:
-                    others.append((name, details, child))
-            useful = leaves or any(child for _name, _details, child in others)
-            plan = _Plan(tuple(grouped), tuple(leaves), tuple(others)) if useful else _NO_PLAN
+            shared = self._shared
+            if shared is None:
+                plan = self._plans[key] = self._new_plan(return_type, field_details_list)
+                return plan
+            nodes = (return_type, *[id(details.node) for details in field_details_list])
+            plan = shared.get(nodes)
+            if plan is None:
+                plan = shared[nodes] = self._new_plan(return_type, field_details_list)
             self._plans[key] = plan
         return plan
+
+    def _new_plan(
+        self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> _Plan:
+        grouped, _defer_usages, _forbidden = self.collect_subfields(return_type, field_details_list)
+        leaves, others = [], []
+        for name, details in grouped.items():
+            leaf, child = self._read_plainly(return_type, details)
+            if leaf is not None:
+                leaves.append((name, leaf))
+            else:
+                others.append((name, details, child))
+        useful = leaves or any(child for _name, _details, child in others)
+        return _Plan(tuple(grouped), tuple(leaves), tuple(others)) if useful else _NO_PLAN
 
     def _read_plainly(
         self, parent: GraphQLObjectType, details: FieldDetailsList
@@ -428,19 +446,26 @@ def execute_document(
     variables: dict[str, Any] | None,
     operation_name: str | None,
     context: object,
+    plans: dict[tuple[object, ...], Any] | None = None,
 ) -> ExecutionResult:
-    """Execute a parsed, validated document synchronously, as Strawberry's execute_sync does."""
-    result = execute(
-        core_schema(schema),
-        document,
-        context_value=context,
-        variable_values=variables,
-        operation_name=operation_name,
-        executor_class=schema.execution_context_class,
-        is_awaitable=cast("Callable[[Any], TypeGuard[Awaitable[Any]]]", optimized_is_awaitable),
-        is_async_iterable=_never_async_iterable,
-        operation_extensions=None,
-    )
+    """Execute a parsed, validated document synchronously, as Strawberry's execute_sync
+    does. ``plans``: where executions of this very document keep how each object is
+    completed (only for a document without variables, whose plans are then fixed)."""
+    token = _SHARED_PLANS.set(plans)
+    try:
+        result = execute(
+            core_schema(schema),
+            document,
+            context_value=context,
+            variable_values=variables,
+            operation_name=operation_name,
+            executor_class=schema.execution_context_class,
+            is_awaitable=cast("Callable[[Any], TypeGuard[Awaitable[Any]]]", optimized_is_awaitable),
+            is_async_iterable=_never_async_iterable,
+            operation_extensions=None,
+        )
+    finally:
+        _SHARED_PLANS.reset(token)
     if not isinstance(result, ExecutionResult):  # an awaitable: a resolver was async
         raise TypeError("synchronous execution returned an awaitable")
     return result

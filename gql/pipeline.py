@@ -123,6 +123,9 @@ class Prepared:
     canonical: str | None = None
     # The length of the text it was parsed from: what it weighs in the cache.
     source_length: int = 0
+    # How its executions complete each object, shared by them (gql/compat.py); None
+    # for a document with variables, whose plans may differ from one request to the next.
+    plans: dict[tuple[object, ...], Any] | None = None
 
 
 def read_body(request: HttpRequest) -> Body:
@@ -444,6 +447,7 @@ class Pipeline:
             variables=body.variables,
             operation_name=body.operation_name,
             context=Context(request=request, auth=auth),
+            plans=prepared.plans,
         )
         payload: dict[str, Any] = {}
         outcome = OK
@@ -508,6 +512,7 @@ def _validated(
         operations=_operations(document),
         canonical=canonical,
         source_length=len(source),
+        plans=None if "$" in source else {},
     )
 
 

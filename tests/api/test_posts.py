@@ -94,6 +94,23 @@ def test_get_posts_shows_only_the_callers_posts(api: Api, alice: str, bob: str) 
     assert api.posts(bob) == [b1]
 
 
+def test_one_document_answers_each_requests_variables_and_directives(api: Api, alice: str) -> None:
+    """The same text, sent again with other variables, selects what those say: how a
+    document is completed is shared between its requests only when it has none."""
+    added(api.add_post("hello", token=alice))
+    query = "query($x: Boolean!) { getPosts { id text @include(if: $x) } }"
+    shown, hidden = (
+        api.post(query, {"x": x}, token=alice)["data"]["getPosts"] for x in (True, False)
+    )
+    assert [sorted(p) for p in shown] == [["id", "text"]]
+    assert [sorted(p) for p in hidden] == [["id"]]
+    for literal, fields in (("true", ["id", "text"]), ("false", ["id"])):
+        document = f"{{ getPosts {{ id text @include(if: {literal}) }} }}"
+        for _ in range(2):
+            listed = api.post(document, token=alice)["data"]["getPosts"]
+            assert [sorted(p) for p in listed] == [fields]
+
+
 def test_get_posts_of_a_new_user_is_empty(api: Api, alice: str) -> None:
     assert api.posts(alice) == []
 

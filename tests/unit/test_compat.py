@@ -4,6 +4,7 @@ moves them fails here."""
 from __future__ import annotations
 
 import gc
+import hashlib
 from collections import deque
 from datetime import UTC, datetime
 from enum import Enum
@@ -35,6 +36,7 @@ from gql.compat import (
     parse_document,
     validate_document,
 )
+from gql.pipeline import get_pipeline
 from gql.rules import validation_rules
 from gql.schema import schema as app_schema
 from tests.documents import GRAMMAR_CORPUS
@@ -438,6 +440,68 @@ def test_the_loop_locates_an_error_in_a_list_item_as_graphql_core_does(
         (e.message, e.path) for e in slow.errors or []
     ]
     assert fast.errors
+
+
+# Executions of one document without variables share how each object is completed
+# (execute_document's ``plans``, kept with the prepared document by gql/pipeline.py).
+
+LEAFY_WIRE = strawberry.Schema(query=LeafyQuery, execution_context_class=WireExecutionContext)
+
+
+@pytest.mark.parametrize("document", [d for d in LEAF_DOCUMENTS if "$" not in d])
+def test_executions_of_one_document_share_its_plans_and_answer_as_graphql_core_does(
+    monkeypatch: pytest.MonkeyPatch, document: str
+) -> None:
+    """The second execution plans nothing, and each answers as graphql-core's own path
+    does for its own data, a refused value the second time included."""
+    planned: list[str] = []
+    original = WireExecutionContext._new_plan
+
+    def counting(self: Any, return_type: Any, details: Any) -> Any:
+        planned.append(return_type.name)
+        return original(self, return_type, details)
+
+    monkeypatch.setattr(WireExecutionContext, "_new_plan", counting)
+    parsed = parse(document)
+    plans: dict[tuple[object, ...], Any] = {}
+    friend = _leafy("bob", nickname="bobby")
+    good = _leafy("ann", friend=_leafy("cat", friend=friend), friends=[friend, _leafy("dan")])
+    bad = _leafy("eve", name=None, friend=_leafy("fay", count="three"), friends=[friend])
+    for round_, one in enumerate((good, bad)):
+        context = {"one": one, "many": [one, friend]}
+        shared = execute_document(
+            LEAFY_WIRE, parsed, variables=None, operation_name=None, context=context, plans=plans
+        )
+        stock = execute(
+            core_schema(LEAFY),
+            parsed,
+            context_value=context,
+            executor_class=StrawberryGraphQLCoreExecutionContext,
+        )
+        assert isinstance(stock, ExecutionResult)
+        assert shared.data == stock.data
+        assert [(e.message, e.path) for e in shared.errors or []] == [
+            (e.message, e.path) for e in stock.errors or []
+        ]
+        if round_ == 0:
+            assert planned, "the first execution plans its objects"
+            assert len(plans) == len(planned)
+            first = len(planned)
+    assert len(planned) == first, "the second execution reuses every plan"
+
+
+def test_a_document_with_variables_gets_no_shared_plans() -> None:
+    """``@include(if: $x)`` selects other fields from one request to the next: its
+    plans may not outlive an execution (gql/pipeline.py keeps none for it)."""
+    pipeline = get_pipeline()
+    with_variables = "query($x: Boolean!) { getPosts { id text @include(if: $x) } }"
+    without = "{ getPosts { id text @include(if: true) } }"
+    prepared = [
+        pipeline.prepare(source, hashlib.sha256(source.encode()).hexdigest())
+        for source in (with_variables, without)
+    ]
+    assert prepared[0].plans is None
+    assert prepared[1].plans == {}
 
 
 # validate_document: graphql-core's validate with handlers found once per rule class;

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from django.conf import settings
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -65,19 +67,22 @@ def build_engine(url: str, *, probe: bool = False, reads: bool = False) -> Engin
     if parsed.get_backend_name() in {"mysql", "mariadb"}:
         query = dict(parsed.query)
         query.setdefault("charset", "utf8mb4")
-        return create_engine(
+        engine = create_engine(
             parsed.set(query=query),
             **(
                 no_pool
                 or {
-                    "pool_pre_ping": not reads,
                     "pool_recycle": 280,
                     "pool_size": 10,
                     "max_overflow": 20,
                     "pool_timeout": timeout,
                 }
             ),
-            **(autocommit or {"isolation_level": "READ COMMITTED"}),
+            # Every transaction here ends itself: the unit of work commits or rolls
+            # back, a Core connection rolls back as it closes (and SQLAlchemy then
+            # skips the reset anyway). The pool's own ROLLBACK on return was one more
+            # round trip for every transaction, after its COMMIT.
+            **(autocommit or {"isolation_level": "READ COMMITTED", "pool_reset_on_return": None}),
             connect_args={
                 "connect_timeout": timeout,
                 "read_timeout": query_timeout,
@@ -85,7 +90,34 @@ def build_engine(url: str, *, probe: bool = False, reads: bool = False) -> Engin
                 "init_command": f"SET SESSION innodb_lock_wait_timeout={int(timeout)}",
             },
         )
+        if not (probe or reads):
+            event.listen(engine, "checkin", _idle_since)
+            event.listen(engine, "checkout", _ping_if_idle)
+        return engine
     raise ValueError(f"unsupported database backend: {parsed.get_backend_name()}")
+
+
+# A pooled MySQL/MariaDB connection is pinged before use only when it has lain idle
+# this long (SQLAlchemy's pool_pre_ping pings before every use: a round trip per
+# transaction). One back in the pool for less than this was answering a moment ago;
+# one idle longer may have outlived a restart or a failover, and is replaced if the
+# ping fails (the pool then connects anew, as with pool_pre_ping). The pessimistic
+# "checkout" recipe of SQLAlchemy's "Dealing with Disconnects", with an idle bound.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _idle_since(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        return  # a new connection, or one in use a moment ago
+    try:
+        dbapi_connection.ping()
+    except Exception as exc:  # whatever the driver raised: the pool connects anew
+        raise DisconnectionError(f"pooled connection failed its ping: {exc}") from exc
 
 
 def _lazy_engine(use: str, **options: bool) -> Engine:

@@ -14,8 +14,10 @@ buffering proxy would, on the event loop where waiting costs no thread:
 - a body is read into memory within ``BODY_READ_TIMEOUT_SECONDS`` (else 408),
   chunked ones too (up to the same cap, else 413), and only then is the
   request handed to a worker thread, with ``CONTENT_LENGTH`` set;
-- granian itself bounds the request head (size: 431; time: the header read
-  timeout) before any of this runs.
+- a request head (request line and headers) over ``MAX_HEAD_BYTES`` is
+  answered 431 in the contract's JSON shape, its body unread; granian itself
+  bounds the head in time (the header read timeout) and, past its own buffer
+  (config/serve.py), in size, with an empty 431 of its own.
 
 The app runs on ``THREADS`` threads per process; its response is collected
 there and handed to granian by that thread (granian writes it out on its own
@@ -47,6 +49,7 @@ from granian.rsgi import ProtocolClosed  # type: ignore[attr-defined] # re-expor
 from config import readiness
 from config.memory import release_free_memory
 from config.wsgi import application as django_application
+from observability.context import request_id_from
 from schemas.errors import ErrorCode
 
 log = logging.getLogger("config.bridge")
@@ -58,6 +61,12 @@ JSON = ("content-type", "application/json")
 STREAM_ABOVE_BYTES = 1024 * 1024
 STREAM_CHUNK_BYTES = 256 * 1024
 _NO_BODY = frozenset({204, 304})  # answers that carry no Content-Length (RFC 9110, 8.6)
+# The largest request head the app sees: the request target and every header, as
+# nginx's default large_client_header_buffers (4 x 8k) allows. Below granian's own
+# buffer (config/serve.py, GRANIAN_HEAD_BUFFER_BYTES: 64 KiB, which hyper grows
+# before it refuses), so that a head between the two gets the contract's JSON 431, not
+# granian's, which has no body and no setting for one.
+MAX_HEAD_BYTES = 32 * 1024
 
 
 def error_body(message: str, code: ErrorCode, **extensions: object) -> bytes:
@@ -85,8 +94,9 @@ def _hostport(address: str) -> tuple[str, str]:
     return host.strip("[]"), port
 
 
-def environ_for(scope: Any, body: bytes) -> dict[str, Any]:
-    """The PEP 3333 environ for an RSGI HTTP ``scope`` whose whole body is ``body``."""
+def environ_for(scope: Any) -> dict[str, Any]:
+    """The PEP 3333 environ for an RSGI HTTP ``scope`` (its body comes with
+    :func:`with_body`); a 431 refusal when the head is over ``MAX_HEAD_BYTES``."""
     server_name, server_port = _hostport(scope.server)
     remote_addr, remote_port = _hostport(scope.client)
     environ: dict[str, Any] = {
@@ -101,22 +111,38 @@ def environ_for(scope: Any, body: bytes) -> dict[str, Any]:
         "SERVER_PROTOCOL": f"HTTP/{scope.http_version}",
         "REMOTE_ADDR": remote_addr,
         "REMOTE_PORT": remote_port,
-        "CONTENT_LENGTH": str(len(body)),
         "wsgi.version": (1, 0),
         "wsgi.url_scheme": scope.scheme,
-        "wsgi.input": io.BytesIO(body),
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
     }
+    head = len(scope.method) + len(scope.path) + len(scope.query_string)
     for name in scope.headers.keys():  # noqa: SIM118 - RSGI headers: a mapping-like, not a dict
+        values = scope.headers.get_all(name)
+        value = values[0] if len(values) == 1 else ",".join(values)
+        head += len(values) * (len(name) + 4) + len(value)  # "name: value\r\n" each
         key = name.upper().replace("-", "_")
         if key == "CONTENT_TYPE":
-            environ[key] = scope.headers.get(name)
+            environ[key] = values[0]
         elif key not in {"CONTENT_LENGTH", "TRANSFER_ENCODING"}:
-            # The body is whole by now: its length is CONTENT_LENGTH above.
-            environ[f"HTTP_{key}"] = ",".join(scope.headers.get_all(name))
+            # The body is made whole before the app runs: with_body says its length.
+            environ[f"HTTP_{key}"] = value
+    if head > MAX_HEAD_BYTES:
+        raise _Refused(
+            431,
+            f"The request head is larger than {MAX_HEAD_BYTES} bytes",
+            ErrorCode.BAD_USER_INPUT,
+            maxHeadBytes=MAX_HEAD_BYTES,
+        )
+    return environ
+
+
+def with_body(environ: dict[str, Any], body: bytes) -> dict[str, Any]:
+    """``environ`` with its request's whole body, and that body's length."""
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ["wsgi.input"] = io.BytesIO(body)
     return environ
 
 
@@ -262,10 +288,12 @@ class BufferedWSGIBridge:
         if scope.proto != "http":
             return
         try:
+            environ = environ_for(scope)
             body = await self._read_body(scope, protocol)
         except _Refused as refusal:
             # The rest of the body is never read: the connection cannot be reused.
-            headers = [JSON, ("connection", "close")]
+            request_id = request_id_from(scope.headers.get("x-request-id"))
+            headers = [JSON, ("connection", "close"), ("x-request-id", request_id)]
             protocol.response_bytes(refusal.status, headers, refusal.body)
             return
         except _ClientGone:
@@ -273,8 +301,8 @@ class BufferedWSGIBridge:
         if self._pool is None:
             raise RuntimeError("__rsgi_init__ starts the app threads")
         done: asyncio.Future[_Result] = asyncio.get_running_loop().create_future()
-        self._pool.submit(environ_for(scope, body), protocol, done)
-        del body
+        self._pool.submit(with_body(environ, body), protocol, done)
+        del body, environ
         result = await done
         large, result.large = result.large, None
         if large is None:

@@ -4,6 +4,7 @@ and how each answer reaches granian."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import threading
 from collections.abc import Callable
@@ -12,11 +13,13 @@ from dataclasses import dataclass, field
 import pytest
 
 from config.bridge import (
+    MAX_HEAD_BYTES,
     STREAM_ABOVE_BYTES,
     STREAM_CHUNK_BYTES,
     BufferedWSGIBridge,
     environ_for,
     run_wsgi,
+    with_body,
 )
 
 
@@ -53,7 +56,7 @@ def test_a_chunked_body_reaches_the_app_with_its_length_and_no_transfer_encoding
     scope = Scope(
         headers=Headers([("content-type", "application/json"), ("transfer-encoding", "chunked")])
     )
-    environ = environ_for(scope, b'{"query": "{ __typename }"}')
+    environ = with_body(environ_for(scope), b'{"query": "{ __typename }"}')
     assert environ["CONTENT_LENGTH"] == "27"
     assert environ["CONTENT_TYPE"] == "application/json"
     assert "HTTP_TRANSFER_ENCODING" not in environ
@@ -61,7 +64,7 @@ def test_a_chunked_body_reaches_the_app_with_its_length_and_no_transfer_encoding
 
 
 def test_the_path_is_percent_decoded_as_latin_1_and_the_query_string_is_not() -> None:
-    environ = environ_for(Scope(path="/caf%C3%A9%20x", query_string="a=%41&b=2"), b"")
+    environ = with_body(environ_for(Scope(path="/caf%C3%A9%20x", query_string="a=%41&b=2")), b"")
     assert environ["PATH_INFO"] == "/café x".encode().decode("latin-1")
     assert environ["QUERY_STRING"] == "a=%41&b=2"
 
@@ -71,7 +74,7 @@ def test_repeated_headers_are_joined_and_addresses_split() -> None:
         headers=Headers([("x-forwarded-for", "1.1.1.1"), ("x-forwarded-for", "2.2.2.2")]),
         client="[::1]:4242",
     )
-    environ = environ_for(scope, b"")
+    environ = with_body(environ_for(scope), b"")
     assert environ["HTTP_X_FORWARDED_FOR"] == "1.1.1.1,2.2.2.2"
     assert (environ["REMOTE_ADDR"], environ["REMOTE_PORT"]) == ("::1", "4242")
     assert (environ["SERVER_NAME"], environ["SERVER_PORT"]) == ("127.0.0.1", "8000")
@@ -95,8 +98,10 @@ class Protocol:
     headers: list[tuple[str, str]] = field(default_factory=list)
     status: int = 0
     answered_on: str = ""
+    reads: int = 0
 
     async def __call__(self) -> bytes:
+        self.reads += 1
         return self.request_body
 
     def __aiter__(self) -> Protocol:
@@ -235,7 +240,7 @@ def test_no_content_length_is_added_where_an_answer_has_no_body() -> None:
         start_response("304 Not Modified", [("ETag", '"x"')])
         return []
 
-    status, headers, body = run_wsgi(app, environ_for(Scope(method="GET"), b""))
+    status, headers, body = run_wsgi(app, with_body(environ_for(Scope(method="GET")), b""))
     assert (status, body) == (304, b"")
     assert [name for name, _ in headers] == ["ETag"]
 
@@ -245,7 +250,7 @@ def test_a_content_length_the_app_set_is_kept_as_it_is() -> None:
         start_response("200 OK", [("content-length", "2")])
         return [b"ok"]
 
-    _status, headers, _body = run_wsgi(app, environ_for(Scope(method="GET"), b""))
+    _status, headers, _body = run_wsgi(app, with_body(environ_for(Scope(method="GET")), b""))
     assert headers == [("content-length", "2")]
 
 
@@ -271,3 +276,46 @@ def test_a_streamed_response_is_let_go_before_memory_is_handed_back(
     assert b"".join(protocol.chunks) == body
     # Only the test itself (its local, the app's closure, getrefcount's argument).
     assert seen == [held_by_the_test]
+
+
+@pytest.mark.parametrize(
+    ("headers", "query_string", "refused"),
+    [
+        ([("x-big", "a" * (MAX_HEAD_BYTES - 100))], "", False),
+        ([("x-big", "a" * MAX_HEAD_BYTES)], "", True),
+        ([("cookie", "c" * 1000)] * (MAX_HEAD_BYTES // 1000 + 1), "", True),  # many, each small
+        ([], "q=" + "a" * MAX_HEAD_BYTES, True),  # the request target counts too
+    ],
+    ids=["just-under", "one-huge-header", "repeated-header", "long-query-string"],
+)
+def test_a_head_over_the_cap_gets_the_contracts_json_431_and_its_body_is_never_read(
+    headers: list[tuple[str, str]], query_string: str, refused: bool
+) -> None:
+    called: list[int] = []
+
+    def app(environ: dict[str, object], start_response: Callable[..., object]) -> list[bytes]:
+        called.append(1)
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    bridge = BufferedWSGIBridge(app, max_body_bytes=1024, body_timeout=5, threads=1)
+    protocol = Protocol(request_body=b"never read")
+    scope = Scope(headers=Headers([*headers, ("content-length", "10")]), query_string=query_string)
+
+    async def run() -> None:
+        bridge.__rsgi_init__(asyncio.get_running_loop())
+        try:
+            await bridge.__rsgi__(scope, protocol)
+        finally:
+            bridge.__rsgi_del__(asyncio.get_running_loop())
+
+    asyncio.run(run())
+    if not refused:
+        assert (protocol.status, protocol.whole, called, protocol.reads) == (200, [b"ok"], [1], 1)
+        return
+    assert protocol.status == 431
+    assert ("content-type", "application/json") in protocol.headers
+    assert any(name == "x-request-id" and value for name, value in protocol.headers)
+    (error,) = json.loads(protocol.whole[0])["errors"]
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "maxHeadBytes": MAX_HEAD_BYTES}
+    assert (called, protocol.reads) == ([], 0)

@@ -186,6 +186,35 @@ def test_the_field_cap_follows_the_setting(api: Api) -> None:
     assert_refused(api.post("{ " + "__typename " * 21 + "}"))
 
 
+def _add_post_selecting(text: str, fields: int) -> str:
+    """``addPost(text: ...)`` and its ``postId`` repeated: ``fields`` fields in all."""
+    return f'addPost(text: "{text}") {{ ' + "postId " * (fields - 1) + "}"
+
+
+def test_the_field_cap_counts_every_operation_of_the_document_not_just_the_one_run(
+    api: Api, alice: str
+) -> None:
+    # 300 + 300 = 600 fields: over the cap, although each operation is under it.
+    document = f"mutation A {{ {_add_post_selecting('a', 300)} }} " + (
+        f"mutation B {{ {_add_post_selecting('b', 300)} }}"
+    )
+    for name in ("A", "B"):
+        body = api.send({"query": document, "operationName": name}, token=alice)
+        assert_too_many_fields(body)
+    assert posts() == 0
+
+
+def test_two_operations_of_250_fields_together_are_at_the_cap_and_the_named_one_runs(
+    api: Api, alice: str
+) -> None:
+    document = f"mutation A {{ {_add_post_selecting('a', 250)} }} " + (
+        f"mutation B {{ {_add_post_selecting('b', 250)} }}"
+    )
+    body = api.send({"query": document, "operationName": "A"}, token=alice)
+    assert "errors" not in body, str(body)[:300]
+    assert [p["text"] for p in api.posts(alice)] == ["a"]
+
+
 # Choosing the operation
 
 

@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.http.response import HttpResponseBase
-from graphql import get_introspection_query
+from graphql import GraphQLError, get_introspection_query
 
+from gql import pipeline
 from gql.pipeline import get_pipeline, reset_pipeline
 from tests.conftest import PASSWORD, Api, db_scalar, error_code, gid
 
@@ -213,6 +214,64 @@ def test_two_operations_of_250_fields_together_are_at_the_cap_and_the_named_one_
     body = api.send({"query": document, "operationName": "A"}, token=alice)
     assert "errors" not in body, str(body)[:300]
     assert [p["text"] for p in api.posts(alice)] == ["a"]
+
+
+# The caps are checked before validation: a refused document costs no validation
+
+VALIDATION_RAN = "validation ran"
+
+
+@pytest.fixture
+def validation_answers_that_it_ran(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipeline's validation, replaced by one that refuses every document, saying so."""
+
+    def validate(*_args: Any, **_kwargs: Any) -> list[GraphQLError]:
+        return [GraphQLError(VALIDATION_RAN)]
+
+    monkeypatch.setattr(pipeline, "validate_document", validate)
+
+
+def _typenames_over_operations(per_operation: int) -> str:
+    return " ".join(f"query Q{n} {{ " + "__typename " * per_operation + "}" for n in range(2))
+
+
+def _nested(depth: int) -> str:
+    return "{ " + "a { " * depth + "b" + " }" * depth + " }"
+
+
+def _aliases(count: int) -> str:
+    return "{ " + " ".join(f"t{n}: __typename" for n in range(count)) + " }"
+
+
+# Each cap: a document over it (with the extension naming the cap, if any) and one at it.
+CAPS: dict[str, tuple[str, str | None, str]] = {
+    "fields": ("{ " + "__typename " * 501 + "}", "maxFields", "{ " + "__typename " * 500 + "}"),
+    "fields over two operations": (
+        _typenames_over_operations(251),
+        "maxFields",
+        _typenames_over_operations(250),
+    ),
+    "aliases": (_aliases(16), "maxAliases", _aliases(15)),
+    "depth": (_nested(9), "maxDepth", _nested(8)),
+    "expensive fields": ("{ a: getPosts { id } b: getPosts { id } }", None, "{ getPosts { id } }"),
+    "bytes": (padded("{ __typename }", 16 * 1024 + 1), "maxBytes", padded("{ __typename }", 1000)),
+}
+
+
+@pytest.mark.parametrize("cap", list(CAPS))
+def test_a_document_over_a_cap_is_refused_without_being_validated(
+    api: Api, alice: str, cap: str, validation_answers_that_it_ran: None
+) -> None:
+    over, extension, at = CAPS[cap]
+    body = api.post(over, token=alice)
+    assert_refused(body)
+    assert body["errors"][0]["message"] != VALIDATION_RAN
+    if extension is not None:
+        assert extension in body["errors"][0]["extensions"], body
+    # The same validation is reached by a document within the cap.
+    body = api.post(at, token=alice)
+    assert_refused(body)
+    assert body["errors"][0]["message"] == VALIDATION_RAN
 
 
 # Choosing the operation

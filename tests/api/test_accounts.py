@@ -249,6 +249,41 @@ def test_a_look_alike_logs_in_to_the_same_account(api: Api, first: str, second: 
     assert logged_in(api.login(second))["user"]["id"] == user_id
 
 
+# Addresses whose canonical forms differ are different accounts, on every database
+# (a case- or accent-insensitive collation, as MySQL's *_ci ones, would equate them).
+
+DISTINCT_ADDRESSES = [
+    pytest.param("cafe@example.com", "caf\u00e9@example.com", id="accent"),
+    pytest.param("caf\u00e9@example.com", "cafe@example.com", id="accent, other way"),
+    pytest.param("resume@example.com", "r\u00e9sum\u00e9@example.com", id="two accents"),
+    pytest.param("jurgen@example.com", "j\u00fcrgen@example.com", id="umlaut"),
+    pytest.param("phoebe@example.com", "ph\u0153be@example.com", id="oe ligature"),
+    pytest.param("tim@example.com", "t\u0131m@example.com", id="dotless i"),
+]
+OTHER_PASSWORD = "a different password 42"
+
+
+@pytest.mark.parametrize(("first", "second"), DISTINCT_ADDRESSES)
+def test_addresses_that_differ_in_a_letter_are_two_accounts_with_their_own_passwords(
+    api: Api, first: str, second: str
+) -> None:
+    first_id = signed_up(api.signup(first))["user"]["id"]
+    second_id = signed_up(api.signup(second, OTHER_PASSWORD))["user"]["id"]
+    assert first_id != second_id
+    stored = {gid("User", user_id): email.encode() for user_id, email in users()}
+    assert stored == {first_id: first.encode(), second_id: second.encode()}
+    for email, password, user_id in (
+        (first, PASSWORD, first_id),
+        (second, OTHER_PASSWORD, second_id),
+    ):
+        assert logged_in(api.login(email, password))["user"] == {"id": user_id, "email": email}
+    before = users()
+    assert error_code(api.login(first, OTHER_PASSWORD)) == "UNAUTHENTICATED"
+    assert error_code(api.login(second, PASSWORD)) == "UNAUTHENTICATED"
+    assert error_code(api.signup(second, "yet another password 7")) == "CONFLICT"
+    assert users() == before
+
+
 def test_emails_are_stored_in_their_canonical_form(api: Api) -> None:
     payload = signed_up(api.signup("  \uff2b\uff41\uff54\uff45.Stra\u00dfe@Example.COM "))
     assert payload["user"]["email"] == "kate.strasse@example.com"

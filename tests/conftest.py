@@ -272,6 +272,28 @@ class Api:
         return posts
 
 
+# Texts with no visible character although not all white space: format characters
+# (zero-width space, BOM, word joiner, soft hyphen, direction marks) and fillers that
+# Unicode classes as letters or symbols. Each is blank to addPost.
+INVISIBLE_TEXTS = {
+    "zero_width_space": "\u200b",
+    "bom": "\ufeff",
+    "word_joiner": "\u2060",
+    "hangul_filler": "\u3164",
+    "braille_pattern_blank": "\u2800",
+    "hangul_choseong_and_jungseong_fillers": "\u115f\u1160",
+    "halfwidth_hangul_filler": "\uffa0",
+    "khmer_inherent_vowels": "\u17b4\u17b5",
+    "joiners_soft_hyphen_and_marks": "\u200c\u200d\u00ad\u200e\u200f",
+    "mixed_with_spaces_and_newlines": (
+        " \u200b\n\ufeff\t\u2060 \u3164\r\n\u2800\u115f\u1160\uffa0\u3000 \n"
+    ),
+    "many_zero_width_spaces": "\u200b" * 10_000,
+}
+# The same characters around one visible one: an ordinary text.
+ONE_VISIBLE_AMONG_INVISIBLE = " \u200b\n\ufeff\u2060\u3164\u2800x\u115f\u1160\uffa0\u17b4 \n"
+
+
 # Signs of a leaked stack trace, SQL driver, exception class or path in a response.
 LEAK_MARKERS = (
     "Traceback",

@@ -9,7 +9,14 @@ import pytest
 from sqlalchemy import text
 
 from persistence.db import get_engine
-from tests.conftest import Api, error_code, gid, row_id
+from tests.conftest import (
+    INVISIBLE_TEXTS,
+    ONE_VISIBLE_AMONG_INVISIBLE,
+    Api,
+    error_code,
+    gid,
+    row_id,
+)
 
 MIB = 1024 * 1024
 EMOJI = "\N{GRINNING FACE}"  # 4 bytes of UTF-8
@@ -168,6 +175,34 @@ def test_empty_or_blank_text_is_bad_user_input(api: Api, alice: str, bob: str, v
     assert error_code(body) == "BAD_USER_INPUT"
     assert "text" in body["errors"][0]["extensions"]["fields"]
     snapshot.assert_unchanged()
+
+
+@pytest.mark.parametrize("value", INVISIBLE_TEXTS.values(), ids=INVISIBLE_TEXTS.keys())
+def test_text_with_no_visible_character_is_bad_user_input(
+    api: Api, alice: str, bob: str, value: str
+) -> None:
+    added(api.add_post("existing", token=alice))
+    snapshot = Snapshot(api, alice, bob)
+    body = api.add_post(value, token=alice)
+    assert error_code(body) == "BAD_USER_INPUT"
+    assert "text" in body["errors"][0]["extensions"]["fields"]
+    snapshot.assert_unchanged()
+
+
+def test_text_with_one_visible_character_among_invisible_ones_round_trips_byte_for_byte(
+    api: Api, alice: str
+) -> None:
+    value = ONE_VISIBLE_AMONG_INVISIBLE
+    payload = added(api.add_post(value, token=alice))
+    assert payload["post"]["text"].encode("utf-8") == value.encode("utf-8")
+    for _ in range(2):  # from the database, then from the cache
+        (listed,) = api.posts(alice)
+        assert listed["text"].encode("utf-8") == value.encode("utf-8")
+    with get_engine().connect() as conn:
+        stored = conn.execute(
+            text("SELECT text FROM posts WHERE id = :id"), {"id": row_id(payload["postId"])}
+        ).scalar_one()
+    assert stored.encode("utf-8") == value.encode("utf-8")
 
 
 def test_one_mib_of_four_byte_emoji_is_accepted_and_round_trips(api: Api, alice: str) -> None:

@@ -15,8 +15,9 @@ from schemas.base import parse_input
 from schemas.emails import canonical_email
 from schemas.errors import DomainError, ErrorCode
 from schemas.ids import NodeRef
-from schemas.posts import PostPageInput
+from schemas.posts import PostCreateInput, PostPageInput
 from schemas.users import LoginInput, SignupInput
+from tests.conftest import INVISIBLE_TEXTS, ONE_VISIBLE_AMONG_INVISIBLE
 
 GOOD_PASSWORD = "correct horse battery staple"
 
@@ -162,6 +163,18 @@ def test_every_failing_field_is_named_with_its_reason() -> None:
     extensions = error.extensions()
     assert extensions["code"] == "BAD_USER_INPUT"
     assert extensions["fields"] == error.fields
+
+
+@pytest.mark.parametrize("text", INVISIBLE_TEXTS.values(), ids=INVISIBLE_TEXTS.keys())
+def test_post_text_with_no_visible_character_is_blank(text: str) -> None:
+    error = rejected(PostCreateInput, text=text)
+    assert set(error.fields) == {"text"}
+    assert "blank" in error.fields["text"]
+
+
+def test_post_text_with_one_visible_character_among_invisible_ones_is_kept_as_sent() -> None:
+    data = parse_input(PostCreateInput, text=ONE_VISIBLE_AMONG_INVISIBLE)
+    assert data.text.encode("utf-8") == ONE_VISIBLE_AMONG_INVISIBLE.encode("utf-8")
 
 
 def test_failing_field_is_named_as_the_graphql_argument() -> None:

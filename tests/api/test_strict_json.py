@@ -137,6 +137,38 @@ def test_login_responses_are_not_stored(api: Api) -> None:
     assert _auth_response(api, "login")["Cache-Control"] == "no-store"
 
 
+def _session_response(api: Api, query: str, variables: dict[str, str], token: str) -> HttpResponse:
+    response: HttpResponse = api.client.post(
+        "/graphql",
+        json.dumps({"query": query, "variables": variables}),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {token}",
+    )
+    assert response.status_code == 200
+    payload = next(iter(response.json()["data"].values()))
+    assert payload["token"]
+    assert payload["refreshToken"]
+    return response
+
+
+def test_refresh_token_responses_are_not_stored(api: Api) -> None:
+    session = api.new_account("nostore@example.com")
+    query = "mutation($r: String!) { refreshToken(refreshToken: $r) { token refreshToken } }"
+    response = _session_response(api, query, {"r": session["refreshToken"]}, session["token"])
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_change_password_responses_are_not_stored(api: Api) -> None:
+    session = api.new_account("nostore@example.com")
+    query = (
+        "mutation($c: String!, $n: String!) {"
+        " changePassword(currentPassword: $c, newPassword: $n) { token refreshToken } }"
+    )
+    variables = {"c": PASSWORD, "n": "a brand new passphrase"}
+    response = _session_response(api, query, variables, session["token"])
+    assert response["Cache-Control"] == "no-store"
+
+
 def test_a_failed_login_response_is_not_stored_either(api: Api) -> None:
     response = api.client.post(
         "/graphql",

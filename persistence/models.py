@@ -39,7 +39,7 @@ from schemas.limits import (
     SHA256_HEX_CHARS,
     SOURCE_MAX_CHARS,
 )
-from schemas.posts import utf8_size
+from schemas.posts import has_visible_character, utf8_size
 
 _HEX_DIGITS = frozenset("0123456789abcdef")
 
@@ -170,9 +170,10 @@ class Post(CreatedAt, Base):
 
     @validates("text")
     def _validate_text(self, _key: str, value: str) -> str:
-        # No copy of the text: isspace() and an ASCII text's size need none.
+        # No copy of the text: the visibility scan stops at the first visible character,
+        # and an ASCII text's size needs none.
         _require(isinstance(value, str), "text must be a string")
-        _require(value != "" and not value.isspace(), "text must not be blank")
+        _require(has_visible_character(value), "text must not be blank")
         _require(utf8_size(value) <= POST_MAX_BYTES, "text must be at most 1 MiB")
         return value
 

@@ -32,9 +32,15 @@ def is_visible(char: str) -> bool:
 _INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp"})
 
 
-def _not_blank(value: str) -> str:
+def has_visible_character(value: str) -> bool:
+    """Whether ``value`` shows anything: empty, white-space-only and invisible-only
+    texts are blank (the schema's rule, and the database model's)."""
     # any() stops at the first visible character: a long ordinary text costs one step.
-    if not any(is_visible(char) for char in value):
+    return any(is_visible(char) for char in value)
+
+
+def _not_blank(value: str) -> str:
+    if not has_visible_character(value):
         raise ValueError("must not be empty or blank (it has no visible character)")
     return value
 

@@ -45,6 +45,30 @@ def test_get_posts_twice_in_one_document_is_refused(api: Api) -> None:
     assert _codes(body) == {"BAD_USER_INPUT"}
 
 
+def test_node_twice_in_one_document_is_refused_with_nodes_as_the_way(api: Api) -> None:
+    """Each node is a lookup of its own: aliases may not multiply them (fifteen cost
+    as much as sixteen getPosts); nodes(ids:) looks many up in one query."""
+    token = api.token_for("limits@example.com")
+    post = api.add_post("mine", token=token)["data"]["addPost"]["postId"]
+    document = f'{{ a: node(id: "{post}") {{ id }} b: node(id: "{post}") {{ id }} }}'
+    body = api.post(document, token=token)
+    assert _codes(body) == {"BAD_USER_INPUT"}
+    assert body.get("data") is None
+    assert body["errors"][0]["message"] == (
+        "'node' may be selected at most once per document; use nodes(ids:) for several."
+    )
+    # One node beside the viewer, as a Relay page asks, and nodes for several: fine.
+    body = api.post(
+        f'{{ viewer {{ email }} node(id: "{post}") {{ id }} nodes(ids: ["{post}", "{post}"]) {{ id }} }}',
+        token=token,
+    )
+    assert body["data"] == {
+        "viewer": {"email": "limits@example.com"},
+        "node": {"id": post},
+        "nodes": [{"id": post}, {"id": post}],
+    }
+
+
 def test_get_posts_twice_through_fragments_is_refused(api: Api) -> None:
     token = api.token_for("limits@example.com")
     body = api.post(

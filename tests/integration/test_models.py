@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from persistence.db import get_engine
 from persistence.models import Post, User
 from resolvers_services.passwords import hash_password
+from tests.conftest import INVISIBLE_TEXTS
 
 MIB = 1024 * 1024
 EMOJI = "\N{GRINNING FACE}"
@@ -51,6 +52,12 @@ def test_user_accepts_a_real_bcrypt_hash() -> None:
 
 @pytest.mark.parametrize("post_text", ["", " ", "\n\t  \r\n", "\u3000"])
 def test_post_refuses_blank_text(post_text: str) -> None:
+    with pytest.raises(ValueError, match="blank"):
+        Post(user_id=1, text=post_text, created_at=WHEN)
+
+
+@pytest.mark.parametrize("post_text", INVISIBLE_TEXTS.values(), ids=INVISIBLE_TEXTS.keys())
+def test_post_refuses_text_with_no_visible_character(post_text: str) -> None:
     with pytest.raises(ValueError, match="blank"):
         Post(user_id=1, text=post_text, created_at=WHEN)
 

@@ -67,7 +67,16 @@ class Reply:
 class GraphQLClient:
     """A keep-alive HTTP connection to one server's GraphQL endpoint."""
 
-    def __init__(self, base_url: str, *, timeout: float = 60.0, path: str = "/graphql") -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 60.0,
+        path: str = "/graphql",
+        source_address: str | None = None,
+    ) -> None:
+        """``source_address``: the local address to connect from (any 127.x.y.z is this
+        machine on Linux, so one process can be many clients to a local server)."""
         parts = urllib.parse.urlsplit(base_url)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"the server URL must be http://host:port, not {base_url!r}")
@@ -75,6 +84,7 @@ class GraphQLClient:
         self.port = parts.port or 80
         self.path = (parts.path.rstrip("/") or "") + path
         self.timeout = timeout
+        self.source_address = source_address
         self.conn: http.client.HTTPConnection | None = None
         # Kept-alive connections the server had closed, retried once on a fresh one.
         self.keepalive_retries = 0
@@ -90,6 +100,12 @@ class GraphQLClient:
             self.conn.close()
             self.conn = None
 
+    def _connect(self) -> http.client.HTTPConnection:
+        source = None if self.source_address is None else (self.source_address, 0)
+        return http.client.HTTPConnection(
+            self.host, self.port, timeout=self.timeout, source_address=source
+        )
+
     def request(
         self,
         method: str,
@@ -104,7 +120,7 @@ class GraphQLClient:
         for attempt in range(2):
             reused = self.conn is not None
             if self.conn is None:
-                self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                self.conn = self._connect()
             try:
                 self.conn.request(method, path, body=body, headers=headers or {})
                 response = self.conn.getresponse()

@@ -42,6 +42,7 @@ class _ApqServer(ThreadingHTTPServer):
         self.bodies: list[dict[str, Any]] = []
         self.authorizations: list[str | None] = []
         self.connections = 0
+        self.peers: list[str] = []
 
 
 class _ApqHandler(BaseHTTPRequestHandler):
@@ -51,6 +52,7 @@ class _ApqHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.server.connections += 1
+        self.server.peers.append(self.client_address[0])
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -110,6 +112,15 @@ def test_a_persisted_query_sends_the_hash_alone_and_the_document_once_when_unkno
     assert apq_server.bodies == [hash_only, {"query": query, **hash_only}, hash_only]
     assert apq_server.authorizations == ["Bearer t0k"] * 3
     assert apq_server.connections == 1  # one kept-alive connection for all three
+
+
+def test_a_client_connects_from_the_source_address_it_is_given(apq_server: _ApqServer) -> None:
+    base = f"http://127.0.0.1:{apq_server.server_address[1]}"
+    with GraphQLClient(base, source_address="127.0.0.23") as client:
+        assert client.graphql("{ ok }").data("ok") is True
+    with GraphQLClient(base) as client:
+        assert client.graphql("{ ok }").data("ok") is True
+    assert apq_server.peers == ["127.0.0.23", "127.0.0.1"]
 
 
 def test_free_port_can_be_bound() -> None:

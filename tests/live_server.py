@@ -71,15 +71,20 @@ class Server(devkit_server.Server):
             pytest.fail(str(exc))
 
 
-def start_server(env: dict[str, str], log: Path, *, workers: int = 1, threads: int = 4) -> Server:
-    """Start ``python -m config.serve`` serving the app with ``env``; its output goes to ``log``."""
+def start_server(
+    env: dict[str, str], log: Path, *, workers: int | None = 1, threads: int | None = 4
+) -> Server:
+    """Start ``python -m config.serve`` serving the app with ``env``; its output goes to ``log``.
+
+    ``None`` for ``workers`` or ``threads``: the launcher's own default, as ``make run``.
+    """
     started = devkit_server.start_server(env, log, workers=workers, threads=threads)
     return Server(process=started.process, port=started.port, log=started.log)
 
 
 @contextlib.contextmanager
 def serving(
-    env: dict[str, str], log: Path, *, workers: int = 1, threads: int = 4
+    env: dict[str, str], log: Path, *, workers: int | None = 1, threads: int | None = 4
 ) -> Iterator[Server]:
     """A server started with ``env``, healthy, stopped when the block ends."""
     live = start_server(env, log, workers=workers, threads=threads)

@@ -23,6 +23,7 @@ from strawberry.schema.validation_rules.one_of import OneOfInputValidationRule
 
 from gql.compat import core_schema
 from gql.rules import (
+    _field_key,
     count_fields,
     measure,
     merge_identical_fields,
@@ -392,3 +393,52 @@ def test_the_cheaper_rules_report_the_same_on_the_introspection_query_with_varia
     theirs = validate(core_schema(schema), document, GRAPHQL_CORE_RULES)
     assert len(theirs) >= 3  # $y undefined, $x unused, @include twice
     assert [(e.message, e.locations) for e in ours] == [(e.message, e.locations) for e in theirs]
+
+
+# Sibling fields are one field when graphql-core would print them the same: the key
+# that compares them (without the printer) must agree with printing, both ways.
+SPELLINGS = [
+    "1",
+    "2",
+    "1.0",
+    "1.00",
+    "-0",
+    '"x"',
+    '"""x"""',
+    '"y"',
+    "true",
+    "false",
+    "null",
+    "RED",
+    "GREEN",
+    "$v",
+    "$w",
+    "[]",
+    "[1]",
+    "[1, 2]",
+    "[2, 1]",
+    "[[1]]",
+    '["x"]',
+    "{a: 1}",
+    "{a: 2}",
+    "{b: 1}",
+    "{a: 1, b: 2}",
+    "{b: 2, a: 1}",
+    "{a: [1]}",
+    "{a: {b: null}}",
+]
+
+
+def _field(arguments: str) -> Any:
+    document = parse(f"query($v: Int, $w: Int) {{ f{arguments} }}", no_location=True)
+    return document.definitions[0].selection_set.selections[0]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("left", SPELLINGS)
+def test_sibling_fields_are_the_same_field_exactly_when_they_print_the_same(left: str) -> None:
+    for right in SPELLINGS:
+        for template in ("(a: {})", "(a: {}, b: 1)", " @skip(if: {})"):
+            one, other = _field(template.format(left)), _field(template.format(right))
+            printed_alike = print_ast(one) == print_ast(other)
+            assert (_field_key(one) == _field_key(other)) is printed_alike, (left, right)
+    assert _field_key(_field(f"(a: {left})")) != _field_key(_field(f"(b: {left})"))

@@ -48,7 +48,14 @@ from gql.errors import shape_error
 from gql.fast_parser import token_key
 from gql.introspection import answer as introspect
 from gql.response_cache import Key, ResponseCache
-from gql.rules import measure, repeated_expensive_fields, simplify_document, validation_rules
+from gql.rules import (
+    INSTEAD,
+    measure,
+    posts_listings,
+    repeated_expensive_fields,
+    simplify_document,
+    validation_rules,
+)
 from gql.schema import schema
 from gql.trusted import load_manifest
 from observability.context import annotate
@@ -485,12 +492,37 @@ def _parse_within_caps(source: str, limits: Limits) -> DocumentNode | Refusal:
             f"The document exceeds the maximum depth of {limits.max_depth}",
             maxDepth=limits.max_depth,
         )
+    return _refuse_costly(document) or document
+
+
+def _refuse_costly(document: DocumentNode) -> Refusal | None:
+    """The refusal of a document whose root fields together cost too much, if it is one."""
     repeated = repeated_expensive_fields(document)
     if repeated:
+        name = repeated[0]
+        instead = f"; use {INSTEAD[name]} for several" if name in INSTEAD else ""
         return Refusal(
-            ErrorCode.BAD_USER_INPUT, f"'{repeated[0]}' may be selected at most once per document."
+            ErrorCode.BAD_USER_INPUT,
+            f"'{name}' may be selected at most once per document{instead}.",
         )
-    return document
+    listings = posts_listings(document)
+    if listings:
+        return Refusal(
+            ErrorCode.BAD_USER_INPUT,
+            "An operation may list posts once (getPosts, nodes or a page of posts); "
+            f"this one selects {', '.join(listings)}.",
+        )
+    names = _root_names(document)
+    if names & _SCHEMA_ROOT_FIELDS and not names <= _SCHEMA_ROOT_FIELDS | {"__typename"}:
+        # The schema is read alone, and so answered from the schema and cached
+        # (gql/introspection.py); beside other fields it would be executed field by
+        # field: the introspection query beside getPosts passed 8x, beside the rest 16x.
+        return Refusal(
+            ErrorCode.BAD_USER_INPUT,
+            "A document that selects __schema or __type selects nothing else "
+            "(but __typename); send other fields in a document of their own.",
+        )
+    return None
 
 
 def _validated(
@@ -516,19 +548,24 @@ def _validated(
     )
 
 
-def _about_the_schema(document: DocumentNode) -> bool:
-    """Whether every operation selects only introspection at its root (``__schema`` or
-    ``__type``, and perhaps ``__typename``): a response the same for every caller."""
+def _root_names(document: DocumentNode) -> set[str]:
+    """The names of the root fields of every operation of the document."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
-    names = {
+    return {
         root.name.value
         for definition in document.definitions
         if isinstance(definition, OperationDefinitionNode)
         for root in _root_fields(definition.selection_set, fragments)
     }
-    return bool(names & _SCHEMA_ROOT_FIELDS) and names <= _SCHEMA_ROOT_FIELDS | {"__typename"}
+
+
+def _about_the_schema(document: DocumentNode) -> bool:
+    """Whether the document selects introspection at its root (``__schema`` or
+    ``__type``): then nothing else but ``__typename`` (_parse_within_caps refuses
+    the rest), and its response is the same for every caller."""
+    return bool(_root_names(document) & _SCHEMA_ROOT_FIELDS)
 
 
 def _choose(prepared: Prepared, name: str | None) -> Operation:

@@ -375,6 +375,34 @@ def _introspection_with_variables(_me: str, tag: str) -> str:
     )
 
 
+def _alices_posts() -> list[str]:
+    rows = [
+        int(db_scalar(f"SELECT id FROM posts ORDER BY id LIMIT 1 OFFSET {n}"))  # noqa: S608 - a literal
+        for n in range(10)
+    ]
+    return [gid("Post", row) for row in rows]
+
+
+def _every_costly_root_field(me: str, tag: str) -> str:
+    # One of each that may stand together: the viewer, a node, nodes of 100 ids
+    # (users and posts), __typename: every lookup the Relay fields allow at once.
+    posts = _alices_posts()
+    ids = ", ".join(f'"{posts[n % 10] if n % 2 else me}"' for n in range(100))
+    shown = "id ... on Post { text createdAt } ... on User { email }"
+    return (
+        f'# {tag}\n{{ __typename viewer {{ id email }} node(id: "{posts[0]}") {{ {shown} }} '
+        f"nodes(ids: [{ids}]) {{ {shown} }} }}"
+    )
+
+
+def _largest_page_beside_a_node(me: str, tag: str) -> str:
+    posts = _alices_posts()
+    return (
+        f"# {tag}\n{{ viewer {{ id email {CONNECTION.removeprefix('... on User { ')} "
+        f'node(id: "{posts[0]}") {{ id ... on Post {{ text createdAt }} }} }}'
+    )
+
+
 WORST: dict[str, Callable[[str, str], str]] = {
     "500 typenames": _typenames,
     "one fragment spread 50 times": _one_fragment,
@@ -383,6 +411,8 @@ WORST: dict[str, Callable[[str, str], str]] = {
     "the largest document": _largest,
     "the standard introspection query": _introspection,
     "the introspection query with a variable": _introspection_with_variables,
+    "every costly root field that may stand together": _every_costly_root_field,
+    "the largest page beside a node": _largest_page_beside_a_node,
 }
 
 
@@ -426,6 +456,8 @@ STRUCTURALLY_NEW: dict[str, Callable[[str, str], str]] = {
     "the largest document": _largest_named,
     "the standard introspection query": _introspection_renamed,
     "the introspection query with a variable": _named_introspection(_introspection_with_variables),
+    "every costly root field that may stand together": _named(_every_costly_root_field),
+    "the largest page beside a node": _named(_largest_page_beside_a_node),
 }
 
 

@@ -69,6 +69,43 @@ def test_node_twice_in_one_document_is_refused_with_nodes_as_the_way(api: Api) -
     }
 
 
+PAGE = "posts(first: 100) { edges { node { id text } } }"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "{ getPosts { id } viewer { " + PAGE + " } }",
+        '{ getPosts { id } nodes(ids: ["X"]) { id } }',
+        '{ nodes(ids: ["X"]) { id } viewer { ' + PAGE + " } }",
+        '{ node(id: "X") { ... on User { ...P } } getPosts { id } } '
+        "fragment P on User { " + PAGE + " }",
+    ],
+    ids=["getPosts and a page", "getPosts and nodes", "nodes and a page", "a page in a fragment"],
+)
+def test_an_operation_that_lists_posts_twice_is_refused_and_runs_nothing(
+    api: Api, document: str
+) -> None:
+    """Each listing alone costs a few getPosts; together they passed 11."""
+    token = api.token_for("limits@example.com")
+    body = api.post(document, token=token)
+    assert _codes(body) == {"BAD_USER_INPUT"}
+    assert body.get("data") is None
+    assert body["errors"][0]["message"].startswith("An operation may list posts once")
+
+
+def test_each_operation_may_list_posts_once(api: Api) -> None:
+    token = api.token_for("limits@example.com")
+    document = (
+        "query A { getPosts { id } getPosts { id } __typename } "  # identical: merged, once
+        "query B { viewer { " + PAGE + " } } "
+        'query C { nodes(ids: []) { id } node(id: "VXNlcjox") { id } }'
+    )
+    for name in "ABC":
+        body = api.send({"query": document, "operationName": name}, token=token)
+        assert "errors" not in body, body
+
+
 def test_get_posts_twice_through_fragments_is_refused(api: Api) -> None:
     token = api.token_for("limits@example.com")
     body = api.post(
@@ -243,11 +280,31 @@ def test_introspection_is_refused_once_the_explorer_is_off_however_often_it_ran(
     assert _codes(api.post(query)) == {"BAD_USER_INPUT"}
 
 
-def test_introspection_next_to_a_callers_field_is_not_shared(api: Api) -> None:
-    document = "{ __schema { queryType { name } } getPosts { id } }"
+@pytest.mark.parametrize(
+    "document",
+    [
+        "{ __schema { queryType { name } } getPosts { id } }",
+        '{ __type(name: "Post") { name } viewer { email } }',
+        "query A { __schema { queryType { name } } } query B { getPosts { id } }",
+    ],
+    ids=["beside getPosts", "beside viewer", "in another operation"],
+)
+def test_introspection_beside_other_fields_is_refused_and_runs_nothing(
+    api: Api, document: str
+) -> None:
+    """The schema is read alone (answered from the schema, cached for everyone);
+    beside other fields it would be executed field by field, at up to 16 getPosts."""
     token = api.token_for("limits@example.com")
-    assert api.post(document, token=token)["data"]["getPosts"] == []
-    assert _codes(api.post(f"# anyone\n{document}")) == {"UNAUTHENTICATED"}
+    body = api.send(
+        {"query": document, "operationName": "A" if "query A" in document else None}, token=token
+    )
+    assert _codes(body) == {"BAD_USER_INPUT"}
+    assert body.get("data") is None
+    assert "selects nothing else" in body["errors"][0]["message"]
+    assert api.post("{ __typename __schema { queryType { name } } }")["data"] == {
+        "__typename": "Query",
+        "__schema": {"queryType": {"name": "Query"}},
+    }
 
 
 @pytest.mark.parametrize(

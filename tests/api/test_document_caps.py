@@ -21,6 +21,7 @@ from graphql import GraphQLError, get_introspection_query
 
 from gql import pipeline
 from gql.pipeline import get_pipeline, reset_pipeline
+from schemas.limits import NODES_MAX
 from tests.conftest import PASSWORD, Api, db_scalar, error_code, gid
 
 SIGNUP = 'mutation { signup(email: "padded@example.com", password: "' + PASSWORD + '") { token } }'
@@ -333,7 +334,7 @@ def _aliases_at_depth(me: str, tag: str) -> str:
 
 
 def _nodes(me: str, tag: str) -> str:
-    ids = ", ".join(f'"{me}"' for _ in range(100))
+    ids = ", ".join(f'"{me}"' for _ in range(NODES_MAX))
     return f"# {tag}\n{{ nodes(ids: [{ids}]) {{ {CONNECTION} }} }}"
 
 
@@ -384,10 +385,10 @@ def _alices_posts() -> list[str]:
 
 
 def _every_costly_root_field(me: str, tag: str) -> str:
-    # One of each that may stand together: the viewer, a node, nodes of 100 ids
-    # (users and posts), __typename: every lookup the Relay fields allow at once.
+    # One of each that may stand together: the viewer, a node, nodes of as many ids
+    # as it takes (users and posts), __typename: every lookup the Relay fields allow.
     posts = _alices_posts()
-    ids = ", ".join(f'"{posts[n % 10] if n % 2 else me}"' for n in range(100))
+    ids = ", ".join(f'"{posts[n % 10] if n % 2 else me}"' for n in range(NODES_MAX))
     shown = "id ... on Post { text createdAt } ... on User { email }"
     return (
         f'# {tag}\n{{ __typename viewer {{ id email }} node(id: "{posts[0]}") {{ {shown} }} '

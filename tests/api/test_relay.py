@@ -224,16 +224,16 @@ def test_nodes_keeps_the_order_and_gives_null_for_what_is_not_the_callers(
     ]
 
 
-def test_nodes_accepts_100_ids(api: Api, alice: str) -> None:
+def test_nodes_accepts_50_ids(api: Api, alice: str) -> None:
     mine = add(api, alice, "mine")["postId"]
-    found = data(api.post(NODES, {"ids": [mine] * 100}, token=alice))["nodes"]
-    assert len(found) == 100
+    found = data(api.post(NODES, {"ids": [mine] * 50}, token=alice))["nodes"]
+    assert len(found) == 50
     assert {item["id"] for item in found} == {mine}
 
 
-def test_nodes_with_more_than_100_ids_is_bad_user_input(api: Api, alice: str) -> None:
+def test_nodes_with_more_than_50_ids_is_bad_user_input(api: Api, alice: str) -> None:
     mine = add(api, alice, "mine")["postId"]
-    body = api.post(NODES, {"ids": [mine] * 101}, token=alice)
+    body = api.post(NODES, {"ids": [mine] * 51}, token=alice)
     assert error_code(body) == "BAD_USER_INPUT"
     assert body["data"] is None
 

@@ -50,6 +50,7 @@ from gql.introspection import answer as introspect
 from gql.response_cache import Key, ResponseCache
 from gql.rules import (
     INSTEAD,
+    fragments_of,
     measure,
     posts_listings,
     repeated_expensive_fields,
@@ -202,9 +203,7 @@ def _root_fields(
 
 
 def _operations(document: DocumentNode) -> dict[str | None, Operation]:
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
+    fragments = fragments_of(document)
     operations: dict[str | None, Operation] = {}
     for definition in document.definitions:
         if not isinstance(definition, OperationDefinitionNode):
@@ -550,9 +549,7 @@ def _validated(
 
 def _root_names(document: DocumentNode) -> set[str]:
     """The names of the root fields of every operation of the document."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
+    fragments = fragments_of(document)
     return {
         root.name.value
         for definition in document.definitions

@@ -9,7 +9,8 @@ nested spreads, while ``measure`` reads each fragment once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache, partial
 from typing import Any, TypeVar, cast
@@ -102,33 +103,13 @@ def repeated_expensive_fields(document: DocumentNode) -> list[str]:
     fragments is refused, although inlining would merge the two into one
     execution; identical sibling fields count once, as merging leaves them.
     """
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    counts: dict[str, int] = {}
-    for definition in document.definitions:
-        if not isinstance(definition, OperationDefinitionNode):
-            continue
-        pending, seen = [definition.selection_set], set()
-        while pending:
-            siblings: set[tuple[object, ...]] = set()
-            for selection in pending.pop().selections:
-                if isinstance(selection, FieldNode):
-                    name = selection.name.value
-                    if name not in ONCE_PER_DOCUMENT:
-                        continue
-                    key = (*_field_key(selection), selection.selection_set is None)
-                    if key not in siblings:
-                        siblings.add(key)
-                        counts[name] = counts.get(name, 0) + 1
-                elif isinstance(selection, InlineFragmentNode):
-                    pending.append(selection.selection_set)
-                elif isinstance(selection, FragmentSpreadNode):
-                    name = selection.name.value
-                    if name in fragments and name not in seen:  # once per operation
-                        seen.add(name)
-                        pending.append(fragments[name].selection_set)
-    return [name for name in sorted(ONCE_PER_DOCUMENT) if counts.get(name, 0) > 1]
+    fragments = fragments_of(document)
+    counts = Counter(
+        name
+        for operation in _operations(document)
+        for name in _distinct_fields(operation, fragments, ONCE_PER_DOCUMENT, nested=False)
+    )
+    return [name for name in sorted(ONCE_PER_DOCUMENT) if counts[name] > 1]
 
 
 # The fields that list posts: a document lists them once, through one of these
@@ -142,39 +123,56 @@ def posts_listings(document: DocumentNode) -> list[str]:
     """The fields listing posts (``LISTINGS``) that one operation selects, if more than one.
 
     Every level is read, each fragment once per operation; identical sibling
-    fields count once, as merging leaves them (see :func:`repeated_expensive_fields`).
-    Only one operation runs, so each is counted on its own.
+    fields count once, as merging leaves them. Only one operation runs, so each
+    is counted on its own.
     """
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    for definition in document.definitions:
-        if not isinstance(definition, OperationDefinitionNode):
-            continue
-        found: list[str] = []
-        pending, seen = [definition.selection_set], set()
-        while pending:
-            siblings: set[tuple[object, ...]] = set()
-            for selection in pending.pop().selections:
-                if isinstance(selection, FieldNode):
-                    name = selection.name.value
-                    if name in LISTINGS:
-                        key = (*_field_key(selection), selection.selection_set is None)
-                        if key not in siblings:
-                            siblings.add(key)
-                            found.append(name)
-                    if selection.selection_set is not None:
-                        pending.append(selection.selection_set)
-                elif isinstance(selection, InlineFragmentNode):
-                    pending.append(selection.selection_set)
-                elif isinstance(selection, FragmentSpreadNode):
-                    name = selection.name.value
-                    if name in fragments and name not in seen:  # once per operation
-                        seen.add(name)
-                        pending.append(fragments[name].selection_set)
+    fragments = fragments_of(document)
+    for operation in _operations(document):
+        found = list(_distinct_fields(operation, fragments, LISTINGS, nested=True))
         if len(found) > 1:
             return found
     return []
+
+
+def fragments_of(document: DocumentNode) -> dict[str, FragmentDefinitionNode]:
+    """The document's fragments by name."""
+    return {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
+
+
+def _operations(document: DocumentNode) -> Iterator[OperationDefinitionNode]:
+    return (d for d in document.definitions if isinstance(d, OperationDefinitionNode))
+
+
+def _distinct_fields(
+    operation: OperationDefinitionNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    names: frozenset[str],
+    *,
+    nested: bool,
+) -> Iterator[str]:
+    """The names, of ``names``, of the fields ``operation`` selects (at its root, or
+    with ``nested`` at every level): identical sibling fields once, as merging leaves
+    them, and each fragment read once."""
+    pending, seen = [operation.selection_set], set()
+    while pending:
+        siblings: set[tuple[object, ...]] = set()
+        for selection in pending.pop().selections:
+            if isinstance(selection, FieldNode):
+                name = selection.name.value
+                if name in names:
+                    key = (*_field_key(selection), selection.selection_set is None)
+                    if key not in siblings:
+                        siblings.add(key)
+                        yield name
+                if nested and selection.selection_set is not None:
+                    pending.append(selection.selection_set)
+            elif isinstance(selection, InlineFragmentNode):
+                pending.append(selection.selection_set)
+            elif isinstance(selection, FragmentSpreadNode):
+                fragment = selection.name.value
+                if fragment in fragments and fragment not in seen:
+                    seen.add(fragment)
+                    pending.append(fragments[fragment].selection_set)
 
 
 # What Strawberry's own validate_document appends to every rule set.
@@ -367,9 +365,7 @@ def measure(document: DocumentNode, max_fields: int) -> Shape:
     them). Depth is counted as Strawberry's QueryDepthLimiter counts it: a field
     with a selection set adds one, and introspection fields add nothing.
     """
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
+    fragments = fragments_of(document)
     measured: dict[str, tuple[int, int, int]] = {}
     visiting: set[str] = set()
 
@@ -844,9 +840,7 @@ def simplify_document(document: DocumentNode, schema: GraphQLSchema) -> Document
     validation refuses), or nested deeper than ``_MAX_NESTING`` levels, is only
     merged, as :func:`merge_identical_fields` does.
     """
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
+    fragments = fragments_of(document)
     if len(fragments) < sum(isinstance(d, FragmentDefinitionNode) for d in document.definitions):
         return merge_identical_fields(document)  # a name defined twice: validation refuses it
     inliner = _Inliner(schema, fragments)

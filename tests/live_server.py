@@ -95,6 +95,24 @@ def serving(
         live.stop()
 
 
+@contextlib.contextmanager
+def serving_two(
+    env: dict[str, str], logs: Path, *, threads: int
+) -> Iterator[tuple[Server, Server]]:
+    """Two instances of the app on one database (``env``), healthy, stopped when the
+    block ends: what a load balancer spreads clients over. Logs in ``logs``/server-*.log."""
+    started: list[Server] = []
+    try:
+        for name in ("a", "b"):
+            started.append(start_server(env, logs / f"server-{name}.log", threads=threads))
+        for server in started:
+            server.wait_healthy()
+        yield started[0], started[1]
+    finally:
+        for server in started:
+            server.stop()
+
+
 def read_until_closed(sock: socket.socket) -> bytes:
     """Everything the server sends on ``sock`` until it closes (or the read times out)."""
     answer = b""

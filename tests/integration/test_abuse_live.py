@@ -23,7 +23,7 @@ import pytest
 
 from devkit.client import GraphQLClient, Reply
 from tests.conftest import PASSWORD
-from tests.live_server import Server, server_env, serving, start_server
+from tests.live_server import Server, server_env, serving, serving_two
 
 pytestmark = pytest.mark.slow
 
@@ -123,16 +123,8 @@ def two_servers(database_url: str, tmp_path: Path) -> Iterator[tuple[Server, Ser
         BCRYPT_ROUNDS=str(SLOW_BCRYPT_ROUNDS),
         AUTH_MAX_PER_ADDRESS_PER_MINUTE=str(ADDRESS_LIMIT),
     )
-    started: list[Server] = []
-    try:
-        for name in ("a", "b"):
-            started.append(start_server(env, tmp_path / f"server-{name}.log", threads=2))
-        for server in started:
-            server.wait_healthy()
-        yield started[0], started[1]
-    finally:
-        for server in started:
-            server.stop()
+    with serving_two(env, tmp_path, threads=2) as both:
+        yield both
 
 
 def wait_for_a_fresh_minute(needed_seconds: float) -> None:

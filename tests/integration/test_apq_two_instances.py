@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.live_server import Server, fetch, local_request, server_env, start_server
+from tests.live_server import Server, fetch, local_request, server_env, serving_two
 
 pytestmark = pytest.mark.slow
 
@@ -22,16 +22,8 @@ DIGEST = hashlib.sha256(ADD.encode()).hexdigest()
 @pytest.fixture
 def servers(database_url: str, tmp_path: Path) -> Iterator[tuple[Server, Server]]:
     env = server_env(database_url, tmp_path / "var")
-    started: list[Server] = []
-    try:
-        for name in ("a", "b"):
-            started.append(start_server(env, tmp_path / f"gunicorn-{name}.log", threads=2))
-        for server in started:
-            server.wait_healthy()
-        yield started[0], started[1]
-    finally:
-        for server in started:
-            server.stop()
+    with serving_two(env, tmp_path, threads=2) as both:
+        yield both
 
 
 def send(server: Server, payload: dict[str, Any], token: str) -> dict[str, Any]:

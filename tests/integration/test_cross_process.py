@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from persistence.db import get_engine
 from tests.conftest import gid, row_id
-from tests.live_server import Server, server_env, start_server
+from tests.live_server import Server, server_env, serving_two
 
 pytestmark = pytest.mark.slow
 
@@ -20,16 +20,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def servers(database_url: str, tmp_path: Path) -> Iterator[tuple[Server, Server]]:
     env = server_env(database_url, tmp_path / "var", POSTS_CACHE_TTL_SECONDS="300")
-    started: list[Server] = []
-    try:
-        for name in ("a", "b"):
-            started.append(start_server(env, tmp_path / f"gunicorn-{name}.log", threads=4))
-        for server in started:
-            server.wait_healthy()
-        yield started[0], started[1]
-    finally:
-        for server in started:
-            server.stop()
+    with serving_two(env, tmp_path, threads=4) as both:
+        yield both
 
 
 ADD = "mutation($t: String!) { addPost(text: $t) { postId post { id text createdAt } } }"

@@ -2,7 +2,8 @@
 
 In order: the body (strict JSON), the document (persisted-query lookup,
 trusted-document check, size cap on the raw string, parse with a token cap,
-field count, expensive fields once, inlining of the fragments that meet,
+field count, expensive fields once (posts listed once per operation, the schema
+introspected alone), inlining of the fragments that meet,
 operation choice, validation: all cached by the document's SHA-256, and a
 document about the schema alone also by its printed form), the caller (resolved
 once, from the header or the operation's ``token`` argument), execution or a

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import MySQLdb.connections
 import pytest
 from sqlalchemy import create_engine, text
 
@@ -26,7 +25,10 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     reset_engine()
     calls: list[str] = []
     dialect = get_engine().dialect
-    rollback, ping = dialect.do_rollback, MySQLdb.connections.Connection.ping
+    # MySQLdb's connection class, reached through the dialect: the SQLite run of the
+    # suite has no mysqlclient to import.
+    connection_class = dialect.loaded_dbapi.connections.Connection
+    rollback, ping = dialect.do_rollback, connection_class.ping
 
     def counted_rollback(connection: Any) -> None:
         calls.append("rollback")
@@ -37,7 +39,7 @@ def sent(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return ping(connection, *args)
 
     monkeypatch.setattr(dialect, "do_rollback", counted_rollback)
-    monkeypatch.setattr(MySQLdb.connections.Connection, "ping", counted_ping)
+    monkeypatch.setattr(connection_class, "ping", counted_ping)
     yield calls
     reset_engine()
 

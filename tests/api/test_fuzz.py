@@ -8,8 +8,12 @@ that looks like a stack trace, SQL driver or file path.
 
 from __future__ import annotations
 
+import base64
+import ipaddress
+import itertools
 import json
 import os
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,9 +26,31 @@ from hypothesis import HealthCheck, event, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
+from sqlalchemy import select
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import Session
 
+from persistence.db import get_engine
+from persistence.models import LoginAttempt
 from resolvers_services.tokens import issue_access_token
-from tests.conftest import Api, leaks_in, row_id
+from schemas.limits import POST_MAX_BYTES
+from tests.conftest import (
+    INVISIBLE_TEXTS,
+    ONE_VISIBLE_AMONG_INVISIBLE,
+    PASSWORD,
+    Api,
+    db_scalar,
+    error_code,
+    gid,
+    leaks_in,
+    row_id,
+)
 
 # Every code a client may cause (the contract's table minus INTERNAL_SERVER_ERROR).
 CLIENT_CODES = {
@@ -34,6 +60,7 @@ CLIENT_CODES = {
     "NOT_FOUND",
     "PAYLOAD_TOO_LARGE",
     "RATE_LIMITED",
+    "QUOTA_EXCEEDED",
 }
 
 # FUZZ_EXAMPLES=2000 for a deeper run than the suite's default.
@@ -623,6 +650,369 @@ def test_the_address_limit_answers_cleanly_whatever_the_mix(
         for error in body.get("errors") or []:
             if error["extensions"]["code"] == "RATE_LIMITED":
                 assert error["extensions"].get("retryAfterSeconds", 0) >= 1, body
+
+
+# ---------------------------------------------------------------------------
+# Quotas: random adds, deletes and lists against a model of the user's posts
+# ---------------------------------------------------------------------------
+
+# Small enough that most sequences reach both limits.
+QUOTA_POSTS, QUOTA_BYTES = 5, 120
+# Each example is a sequence of tens of requests: fewer examples than FUZZ, as
+# many steps each as reach both quotas and back. FUZZ_EXAMPLES scales them too.
+SEQUENCES = hsettings(FUZZ, max_examples=max(10, FUZZ.max_examples // 5), stateful_step_count=40)
+_accounts = itertools.count()
+
+# Around the 1 MiB cap (built once): over it by one byte, and exactly at it (legal,
+# but far past the byte quota).
+OVER_THE_CAP = ("x" * POST_MAX_BYTES + "!", "\U0001f600" * (POST_MAX_BYTES // 4) + "!")
+AT_THE_CAP = "\U0001f600" * (POST_MAX_BYTES // 4)
+QUOTA_TEXTS = st.one_of(
+    st.text(st.characters(codec="ascii"), max_size=80),
+    st.text(st.sampled_from("é€ß中文кириллица\u0301"), max_size=60),  # 2 and 3 bytes
+    st.text(st.characters(min_codepoint=0x1F300, max_codepoint=0x1FAFF), max_size=30),  # 4
+    st.text(max_size=40),  # any code point but surrogates
+    st.text(alphabet=ANY_CHAR, max_size=10),  # lone surrogates too
+    st.sampled_from(["", " ", "\t\n\r ", *INVISIBLE_TEXTS.values(), ONE_VISIBLE_AMONG_INVISIBLE]),
+    st.sampled_from([*OVER_THE_CAP, AT_THE_CAP]),
+)
+# Visible texts of 10 to 120 bytes: three to five of them fill the byte quota.
+ORDINARY_TEXTS = st.one_of(
+    st.text(st.characters(codec="ascii", categories=["L", "N", "P"]), min_size=10, max_size=60),
+    st.text(st.sampled_from("é€中😀"), min_size=5, max_size=30),
+)
+MALFORMED_POST_IDS = [
+    "",
+    " ",
+    "1",
+    "-1",
+    "not an id",
+    "%%%",
+    "UG9zdA==",  # "Post", no key
+    gid("Post", 1) + " ",
+    gid("Post", 1).rstrip("=") + "=" * 3,
+    base64.b64encode(b"Post:abc").decode(),
+    base64.b64encode(b"Post:-1").decode(),
+    base64.b64encode(f"Post:{2**64}".encode()).decode(),
+    base64.b64encode(b"\xff\xfe:1").decode(),
+]
+
+
+def _utf8_size(text: str) -> int | None:
+    """Bytes in the UTF-8 encoding of ``text``; None if it has a lone surrogate."""
+    try:
+        return len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return None
+
+
+def _is_blank(text: str) -> bool:
+    # The contract's "empty or blank": nothing visible (white space, format and
+    # control characters, and the fillers of tests/conftest.py INVISIBLE_TEXTS).
+    fillers = set("".join(INVISIBLE_TEXTS.values()))
+    return all(
+        c.isspace() or c in fillers or unicodedata.category(c) in {"Cc", "Cf", "Zs", "Zl", "Zp"}
+        for c in text
+    )
+
+
+def stored_posts(user_id: int) -> list[tuple[int, str]]:
+    """The posts table's rows of ``user_id``, by id, read behind the API's back."""
+    with get_engine().connect() as conn:
+        rows = conn.execute(
+            sql_text("SELECT id, text FROM posts WHERE user_id = :u ORDER BY id"), {"u": user_id}
+        )
+        return [(int(row[0]), str(row[1])) for row in rows]
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """Another user with one post, whose totals nothing the fuzzed user does may change."""
+
+    user_id: int
+    post_id: str
+    totals: tuple[int, int]
+
+
+class PostQuotasMachine(RuleBasedStateMachine):
+    """One fresh user per example; ``self.posts`` is what they should hold, newest first."""
+
+    def __init__(self, client: Client, neighbour: Neighbour) -> None:
+        super().__init__()
+        self.client = client
+        self.neighbour = neighbour
+        email = f"quota-{next(_accounts)}@example.com"
+        body = call(client, SIGNUP_DOCS[0], {"e": email, "p": PASSWORD}, header=None, raw_utf8=True)
+        assert "errors" not in body, body
+        self.token = body["data"]["signup"]["token"]
+        self.user_id = row_id(body["data"]["signup"]["user"]["id"])
+        self.posts: list[tuple[str, str]] = []  # (global id, text), newest first
+        self.deleted: list[str] = []
+
+    def request(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        return call(self.client, query, variables, header=f"Bearer {self.token}", raw_utf8=True)
+
+    def used(self) -> tuple[int, int]:
+        return len(self.posts), sum(len(text.encode()) for _, text in self.posts)
+
+    def expected_add_error(self, text: str) -> tuple[str, set[str]] | None:
+        """The code (and for QUOTA_EXCEEDED the limits it may name) of a refused add."""
+        size = _utf8_size(text)
+        if size is not None and size > POST_MAX_BYTES:
+            return "PAYLOAD_TOO_LARGE", set()
+        if size is None or _is_blank(text):
+            return "BAD_USER_INPUT", set()
+        count, used = self.used()
+        limits = set()
+        if count + 1 > QUOTA_POSTS:
+            limits.add("POSTS_MAX_PER_USER")
+        if used + size > QUOTA_BYTES:
+            limits.add("POSTS_MAX_BYTES_PER_USER")
+        return ("QUOTA_EXCEEDED", limits) if limits else None
+
+    @rule(text=QUOTA_TEXTS)
+    def add_post(self, text: str) -> None:
+        self.add(text)
+
+    @rule(text=ORDINARY_TEXTS)
+    def add_an_ordinary_post(self, text: str) -> None:
+        # The posts that fill the quotas (Hypothesis enables a random subset of the
+        # rules in each example: two that add make sequences without adds rare).
+        self.add(text)
+
+    def add(self, text: str) -> None:
+        body = self.request(ADD_POST_DOCS[0], {"t": text})
+        expected = self.expected_add_error(text)
+        if expected is None:
+            assert "errors" not in body, (body, self.used(), len(text.encode()))
+            added = body["data"]["addPost"]
+            assert added["post"]["text"] == text
+            assert added["postId"] == added["post"]["id"]
+            self.posts.insert(0, (added["postId"], text))
+            return
+        code, limits = expected
+        assert error_code(body) == code, (body, self.used(), _utf8_size(text))
+        assert body.get("data") is None, body
+        if code == "QUOTA_EXCEEDED":
+            extensions = body["errors"][0]["extensions"]
+            assert extensions.get("limit") in limits, (body, self.used())
+            maximum = {"POSTS_MAX_PER_USER": QUOTA_POSTS, "POSTS_MAX_BYTES_PER_USER": QUOTA_BYTES}
+            assert (
+                extensions.get("maximum", maximum[extensions["limit"]])
+                == maximum[extensions["limit"]]
+            ), body
+
+    @rule(
+        which=st.sampled_from(["own", "deleted", "someone else's", "never existed", "malformed"]),
+        index=st.integers(min_value=0),
+        missing=st.tuples(
+            st.sampled_from(["Post", "User", "Nope"]),
+            st.integers(min_value=10**12, max_value=2**63 - 1),
+        ),
+        malformed=st.sampled_from(MALFORMED_POST_IDS),
+    )
+    def delete_post(self, which: str, index: int, missing: tuple[str, int], malformed: str) -> None:
+        if which == "own" and self.posts:
+            post_id, _ = self.posts.pop(index % len(self.posts))
+            body = self.request(DELETE_POST_DOCS[0], {"id": post_id})
+            assert "errors" not in body, body
+            assert body["data"]["deletePost"]["postId"] == post_id
+            self.deleted.append(post_id)
+            return
+        expected = "NOT_FOUND"
+        if which == "deleted" and self.deleted:
+            post_id = self.deleted[index % len(self.deleted)]
+        elif which == "someone else's":
+            post_id = self.neighbour.post_id
+        elif which == "malformed":
+            post_id, expected = malformed, "BAD_USER_INPUT"
+        else:
+            post_id = gid(*missing)
+        body = self.request(DELETE_POST_DOCS[0], {"id": post_id})
+        assert error_code(body) == expected, (which, post_id, body)
+        assert body.get("data") is None, body
+
+    @rule()
+    def get_posts(self) -> None:
+        body = self.request(GET_POSTS_DOCS[0], {})
+        assert "errors" not in body, body
+        listed = [(post["id"], post["text"]) for post in body["data"]["getPosts"]]
+        assert listed == self.posts
+
+    @invariant()
+    def totals_are_the_posts_and_within_the_quotas(self) -> None:
+        stored = stored_posts(self.user_id)
+        assert sorted(text for _, text in stored) == sorted(text for _, text in self.posts)
+        assert {gid("Post", key) for key, _ in stored} == {post_id for post_id, _ in self.posts}
+        real = (len(stored), sum(len(text.encode()) for _, text in stored))
+        where = {"u": self.user_id}
+        totals = (
+            db_scalar("SELECT posts_count FROM users WHERE id = :u", **where),
+            db_scalar("SELECT posts_bytes FROM users WHERE id = :u", **where),
+        )
+        assert db_scalar("SELECT COUNT(*) FROM posts WHERE user_id = :u", **where) == real[0]
+        assert tuple(int(value) for value in totals) == real == self.used()
+        assert real[0] <= QUOTA_POSTS
+        assert real[1] <= QUOTA_BYTES
+        neighbour = self.neighbour.user_id
+        assert len(stored_posts(neighbour)) == self.neighbour.totals[0]
+        assert (
+            int(db_scalar("SELECT posts_count FROM users WHERE id = :u", u=neighbour)),
+            int(db_scalar("SELECT posts_bytes FROM users WHERE id = :u", u=neighbour)),
+        ) == self.neighbour.totals
+
+
+def test_random_adds_deletes_and_lists_keep_the_quotas_and_totals_exact(
+    client: Client, api: Api
+) -> None:
+    settings.POSTS_MAX_PER_USER = QUOTA_POSTS
+    settings.POSTS_MAX_BYTES_PER_USER = QUOTA_BYTES
+    payload = api.new_account("neighbour@example.com")
+    post = api.add_post("the neighbour's post", token=payload["token"])
+    neighbour = Neighbour(
+        user_id=row_id(payload["user"]["id"]),
+        post_id=post["data"]["addPost"]["postId"],
+        totals=(1, len(b"the neighbour's post")),
+    )
+    run_state_machine_as_test(lambda: PostQuotasMachine(client, neighbour), settings=SEQUENCES)
+
+
+# ---------------------------------------------------------------------------
+# Failed-login limits: random logins from a few addresses against a model
+# ---------------------------------------------------------------------------
+
+LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_ACCOUNT, LOGIN_WINDOW_SECONDS = 2, 4, 900
+HOME = "192.0.2.10"  # where the user logged in before the sequence starts
+LOGIN_ADDRESSES = (
+    HOME,
+    "198.51.100.7",
+    "203.0.113.5",
+    "2001:db8:1:2::a",  # these two are one client: an IPv6 address counts by its /64
+    "2001:db8:1:2:ffff::b",
+)
+SIGNUP_ADDRESS = "192.0.2.200"  # a signup is not a login: this address is never known
+SPELLINGS = {
+    "as typed": lambda email: email,
+    "upper case": str.upper,
+    "padded": lambda email: f"  {email}\t",
+    "fullwidth at sign": lambda email: email.replace("@", "\uff20"),
+}
+_LOGIN = st.tuples(
+    st.just("login"),
+    st.sampled_from(LOGIN_ADDRESSES),
+    st.sampled_from(["user", "user", "nobody"]),
+    st.sampled_from(["wrong", "wrong", "right"]),
+    st.sampled_from(list(SPELLINGS)),
+)
+# Mostly logins, mostly failing, sometimes the window passes: long enough to reach
+# both limits, lift them, and reach them again.
+LOGIN_STEPS = st.lists(
+    st.one_of(_LOGIN, _LOGIN, _LOGIN, _LOGIN, _LOGIN, _LOGIN, st.just(("the window passes",))),
+    min_size=15,
+    max_size=40,
+)
+
+
+def _client_key(address: str) -> str:
+    """The model's own idea of one client: an IPv4 address, an IPv6 /64."""
+    parsed = ipaddress.ip_address(address)
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return address
+
+
+@dataclass
+class LoginModel:
+    """Failed logins in the window per (account, client); clients with a past success."""
+
+    failures: dict[tuple[str, str], int]
+    known: set[tuple[str, str]]
+
+    def outcome(self, account: str, client: str, *, right: bool, exists: bool) -> str:
+        """RATE_LIMITED, UNAUTHENTICATED or TOKEN, and the model updated accordingly."""
+        mine = self.failures.get((account, client), 0)
+        everywhere = sum(n for (a, _), n in self.failures.items() if a == account)
+        if mine >= LOGIN_MAX_FAILURES:
+            return "RATE_LIMITED"
+        if (account, client) not in self.known and everywhere >= LOGIN_MAX_FAILURES_PER_ACCOUNT:
+            return "RATE_LIMITED"
+        if not (right and exists):
+            self.failures[(account, client)] = mine + 1
+            return "UNAUTHENTICATED"
+        # A success forgets that client's failures (not the other clients').
+        self.failures.pop((account, client), None)
+        self.known.add((account, client))
+        return "TOKEN"
+
+
+def _the_window_passes() -> None:
+    # Age every recorded failure past the window, as time would.
+    with Session(get_engine()) as session, session.begin():
+        for attempt in session.scalars(select(LoginAttempt)):
+            attempt.created_at -= timedelta(seconds=LOGIN_WINDOW_SECONDS + 1)
+
+
+@SEQUENCES
+@given(steps=LOGIN_STEPS)
+def test_random_logins_meet_the_failed_login_limits_exactly(
+    steps: list[tuple[str, ...]],
+) -> None:
+    settings.LOGIN_MAX_FAILURES = LOGIN_MAX_FAILURES
+    settings.LOGIN_MAX_FAILURES_PER_ACCOUNT = LOGIN_MAX_FAILURES_PER_ACCOUNT
+    settings.LOGIN_WINDOW_SECONDS = LOGIN_WINDOW_SECONDS
+    # (_no_address_limit keeps the per-address request limit out of the way.)
+    clients = {
+        address: Client(raise_request_exception=False, REMOTE_ADDR=address)
+        for address in (*LOGIN_ADDRESSES, SIGNUP_ADDRESS)
+    }
+    n = next(_accounts)
+    emails = {"user": f"throttled-{n}@example.com", "nobody": f"nobody-{n}@example.com"}
+    signup = call(
+        clients[SIGNUP_ADDRESS],
+        SIGNUP_DOCS[0],
+        {"e": emails["user"], "p": PASSWORD},
+        header=None,
+        raw_utf8=True,
+    )
+    assert "errors" not in signup, signup
+    home = call(
+        clients[HOME],
+        LOGIN_DOCS[0],
+        {"e": emails["user"], "p": PASSWORD},
+        header=None,
+        raw_utf8=True,
+    )
+    assert "errors" not in home, home
+    model = LoginModel(failures={}, known={("user", _client_key(HOME))})
+    for step in steps:
+        if step[0] == "the window passes":
+            _the_window_passes()
+            model.failures.clear()
+            continue
+        _, address, who, password, spelling = step
+        email = SPELLINGS[spelling](emails[who])
+        body = call(
+            clients[address],
+            LOGIN_DOCS[0],
+            {"e": email, "p": PASSWORD if password == "right" else "wrong password!"},
+            header=None,
+            raw_utf8=True,
+        )
+        expected = model.outcome(
+            who, _client_key(address), right=password == "right", exists=who == "user"
+        )
+        context = (step, model, body)
+        if expected == "TOKEN":
+            assert "errors" not in body, context
+            assert body["data"]["login"]["token"], context
+            assert body["data"]["login"]["user"]["email"] == emails["user"], context
+            continue
+        assert error_code(body) == expected, context
+        assert body.get("data") is None, context
+        if expected == "RATE_LIMITED":
+            retry_after = body["errors"][0]["extensions"].get("retryAfterSeconds")
+            assert type(retry_after) is int, context
+            assert 0 < retry_after <= LOGIN_WINDOW_SECONDS, context
 
 
 # ---------------------------------------------------------------------------

@@ -33,9 +33,7 @@ from graphql import (
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
-    InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
     StringValueNode,
@@ -55,6 +53,7 @@ from gql.rules import (
     measure,
     posts_listings,
     repeated_expensive_fields,
+    selected_fields,
     simplify_document,
     validation_rules,
 )
@@ -187,20 +186,11 @@ def _persisted_hash(extensions: dict[str, Any] | None) -> str | None:
 def _root_fields(
     selection_set: SelectionSetNode, fragments: Mapping[str, FragmentDefinitionNode]
 ) -> list[FieldNode]:
-    found: list[FieldNode] = []
-    pending, seen = [selection_set], set()
-    while pending:
-        for selection in pending.pop().selections:
-            if isinstance(selection, FieldNode):
-                found.append(selection)
-            elif isinstance(selection, InlineFragmentNode):
-                pending.append(selection.selection_set)
-            elif isinstance(selection, FragmentSpreadNode):
-                name = selection.name.value
-                if name in fragments and name not in seen:
-                    seen.add(name)
-                    pending.append(fragments[name].selection_set)
-    return found
+    return [
+        field
+        for siblings in selected_fields(selection_set, fragments, nested=False)
+        for field in siblings
+    ]
 
 
 def _operations(document: DocumentNode) -> dict[str | None, Operation]:

@@ -153,17 +153,32 @@ def _distinct_fields(
     """The names, of ``names``, of the fields ``operation`` selects (at its root, or
     with ``nested`` at every level): identical sibling fields once, as merging leaves
     them, and each fragment read once."""
-    pending, seen = [operation.selection_set], set()
+    for siblings in selected_fields(operation.selection_set, fragments, nested=nested):
+        keys: set[tuple[object, ...]] = set()
+        for field in siblings:
+            name = field.name.value
+            if name in names:
+                key = (*_field_key(field), field.selection_set is None)
+                if key not in keys:
+                    keys.add(key)
+                    yield name
+
+
+def selected_fields(
+    selection_set: SelectionSetNode,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    *,
+    nested: bool,
+) -> Iterator[list[FieldNode]]:
+    """The fields of ``selection_set``, one list per selection set they stand in: its
+    own, those of its inline fragments and of the fragments it spreads (each read
+    once), and with ``nested`` those of every field's selection below them too."""
+    pending, seen = [selection_set], set()
     while pending:
-        siblings: set[tuple[object, ...]] = set()
+        fields: list[FieldNode] = []
         for selection in pending.pop().selections:
             if isinstance(selection, FieldNode):
-                name = selection.name.value
-                if name in names:
-                    key = (*_field_key(selection), selection.selection_set is None)
-                    if key not in siblings:
-                        siblings.add(key)
-                        yield name
+                fields.append(selection)
                 if nested and selection.selection_set is not None:
                     pending.append(selection.selection_set)
             elif isinstance(selection, InlineFragmentNode):
@@ -173,6 +188,7 @@ def _distinct_fields(
                 if fragment in fragments and fragment not in seen:
                     seen.add(fragment)
                     pending.append(fragments[fragment].selection_set)
+        yield fields
 
 
 # What Strawberry's own validate_document appends to every rule set.

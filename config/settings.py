@@ -295,6 +295,17 @@ GRAPHQL_MAX_FIELDS = _env_int("GRAPHQL_MAX_FIELDS", 500, minimum=10)
 GRAPHQL_MAX_DEPTH = _env_int("GRAPHQL_MAX_DEPTH", 8, minimum=2)
 GRAPHQL_MAX_ALIASES = _env_int("GRAPHQL_MAX_ALIASES", 15, minimum=0)
 GRAPHQL_MAX_TOKENS = _env_int("GRAPHQL_MAX_TOKENS", 1000, minimum=50)
+# What validation's cost grows with, capped before it runs (docs/adr/ on the engine).
+GRAPHQL_MAX_OPERATIONS = _env_int("GRAPHQL_MAX_OPERATIONS", 10, minimum=1)
+GRAPHQL_MAX_FRAGMENTS = _env_int("GRAPHQL_MAX_FRAGMENTS", 30, minimum=0)
+GRAPHQL_MAX_SPREADS = _env_int("GRAPHQL_MAX_SPREADS", 60, minimum=0)
+GRAPHQL_MAX_DIRECTIVES = _env_int("GRAPHQL_MAX_DIRECTIVES", 30, minimum=0)
+GRAPHQL_MAX_REPEATED_FIELDS = _env_int("GRAPHQL_MAX_REPEATED_FIELDS", 20, minimum=1)
+# Documents one client address may make one process prepare (parse and validate) that
+# it does not already hold, per minute.
+GRAPHQL_NEW_DOCUMENTS_PER_ADDRESS_PER_MINUTE = _env_int(
+    "GRAPHQL_NEW_DOCUMENTS_PER_ADDRESS_PER_MINUTE", 60, minimum=1
+)
 
 # Apollo automatic persisted queries: a store shared through the database (bounded,
 # least recently used evicted) with a bounded per-process LRU in front of it.

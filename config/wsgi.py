@@ -9,6 +9,11 @@ from config.memory import fix_mmap_threshold
 fix_mmap_threshold()  # in each worker process, whatever starts it
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+# Before Django loads its middleware and the engine is made: both are instrumented.
+from observability.tracing import configure_tracing  # noqa: E402
+
+configure_tracing()
+
 application = get_wsgi_application()
 
 # Build the request pipeline now, not on the first request: a bad trusted-documents

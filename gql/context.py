@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from django.http import HttpRequest
+from graphql import DocumentNode
 
 from persistence.uow import UnitOfWork, UnitOfWorkFactory
 from schemas.errors import DomainError, ErrorCode
@@ -26,6 +27,8 @@ class Context:
     # The caller, or why there is none (no token: NOT_AUTHENTICATED; a bad one: its reason).
     auth: Principal | DomainError = NOT_AUTHENTICATED
     uow_factory: UnitOfWorkFactory = UnitOfWork
+    # The document the pipeline prepared (parsed and validated) for this request.
+    document: DocumentNode | None = None
     # Pages of posts served so far in this request (see take_posts_page).
     _pages: list[int] = field(default_factory=list)
 

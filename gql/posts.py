@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, cast
+from typing import Annotated
 
 import strawberry
 from strawberry import relay
@@ -31,10 +31,10 @@ class Post(Node):
 
     @classmethod
     def from_out(cls, post: PostOut) -> Post:
-        # A JsonText stays one until the response is written (gql/compat.py).
+        # A JsonText stays one until the response is written (gql/pipeline/encoding.py).
         return cls(
             id=post_id(post.id),
-            text=cast("str", post.text),
+            text=post.text,
             created_at=post.created_at,
         )
 

@@ -30,6 +30,17 @@ from schemas.kept_bytes import kept
 Key = tuple[int | None, str, str | None, bytes]
 
 
+# What a key holds besides its variables: the tuple, the user id, the hash, the name.
+_KEY_OVERHEAD_BYTES = 256
+
+
+def key_bytes(key: Key) -> int:
+    """What a key weighs in the cache: its variables' bytes and its operation name,
+    over a fixed overhead."""
+    _user, _sha256, name, variables = key
+    return _KEY_OVERHEAD_BYTES + len(variables) + len(name or "")
+
+
 class ResponseCache:
     """Response bodies by request, each at the posts version it was made at (thread-safe,
     TTL, bounded by the bodies' bytes)."""
@@ -57,10 +68,11 @@ class ResponseCache:
     def put(self, key: Key, version: int, body: bytes) -> None:
         """Store ``body`` made at ``version`` unless it alone exceeds the bound, or an
         answer made at a later version is stored already (a slower request's)."""
-        if not self.enabled or len(body) > self._bodies.max_bytes:
+        if not self.enabled or len(body) + key_bytes(key) > self._bodies.max_bytes:
             return
-        # orjson's allocation is many times the body (schemas/kept_bytes.py)
-        self._bodies.put(key, version, kept(body), len(body))
+        # orjson's allocation is many times the body (schemas/kept_bytes.py). The
+        # entry weighs its key too: the variables in it are the client's.
+        self._bodies.put(key, version, kept(body), len(body) + key_bytes(key))
 
     def clear(self) -> None:
         """Forget every response."""

@@ -7,7 +7,7 @@ from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 
 from gql.accounts import AccountMutations, AccountQueries
-from gql.compat import WireExecutionContext
+from gql.extensions import UsePreparedDocument, tracing_extensions
 from gql.posts import PostMutations, PostQueries
 from gql.relay import RelayQueries
 
@@ -32,4 +32,6 @@ class Schema(strawberry.Schema):
         return None
 
 
-schema = Schema(query=Query, mutation=Mutation, execution_context_class=WireExecutionContext)
+schema = Schema(
+    query=Query, mutation=Mutation, extensions=[UsePreparedDocument, *tracing_extensions()]
+)

@@ -27,6 +27,7 @@ ACCESS_FIELDS = (
     "operation_type",
     "user_id",
     "outcome",
+    "trace_id",
 )
 _BASE_FIELDS = ("time", "level", "logger", "message", "request_id")
 _JSON_FIELDS = (*_BASE_FIELDS, *ACCESS_FIELDS, "exc_info", "stack_info")

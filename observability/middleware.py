@@ -13,6 +13,7 @@ from django.utils.log import log_response
 from observability.context import RequestState, begin, current, end, request_id_from
 from observability.logs import ACCESS_LOGGER, printable
 from observability.metrics import get_metrics
+from observability.tracing import current_trace_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Requests counted in the GraphQL request metrics (health checks and scrapes are not).
@@ -78,8 +79,9 @@ class RequestObservabilityMiddleware:
         outcome = outcome_of(state, response)
         path = printable(request.path)
         operation_name = printable(state.operation_name, 100) if state.operation_name else None
+        trace_id = current_trace_id()
         access_log.info(
-            "%s %s %s %.1fms %s %s user=%s outcome=%s",
+            "%s %s %s %.1fms %s %s user=%s outcome=%s%s",
             printable(request.method or "-", 16),
             path,
             response.status_code,
@@ -88,6 +90,7 @@ class RequestObservabilityMiddleware:
             operation_name or "-",
             state.user_id if state.user_id is not None else "-",
             outcome,
+            f" trace={trace_id}" if trace_id else "",
             extra={
                 "method": printable(request.method or "-", 16),
                 "path": path,
@@ -97,6 +100,7 @@ class RequestObservabilityMiddleware:
                 "operation_type": state.operation_type,
                 "user_id": state.user_id,
                 "outcome": outcome,
+                "trace_id": trace_id,
             },
         )
         if response.status_code >= 400:

@@ -6,8 +6,9 @@ import threading
 import time
 from typing import Any
 
+import sqlalchemy
 from django.conf import settings
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,7 +48,7 @@ def build_engine(url: str, *, probe: bool = False, reads: bool = False) -> Engin
         {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if reads else {}
     )
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(
+        engine = _create_engine(
             url,
             connect_args={"timeout": timeout, "check_same_thread": False},
             **no_pool,
@@ -67,7 +68,7 @@ def build_engine(url: str, *, probe: bool = False, reads: bool = False) -> Engin
     if parsed.get_backend_name() in {"mysql", "mariadb"}:
         query = dict(parsed.query)
         query.setdefault("charset", "utf8mb4")
-        engine = create_engine(
+        engine = _create_engine(
             parsed.set(query=query),
             **(
                 no_pool
@@ -127,6 +128,13 @@ def _lazy_engine(use: str, **options: bool) -> Engine:
             engine = _engines.get(use)
             if engine is None:
                 engine = _engines[use] = build_engine(settings.DATABASE_URL, **options)
+    return engine
+
+
+def _create_engine(*args: Any, **kwargs: Any) -> Engine:
+    # Looked up on the module at each call: OpenTelemetry's SQLAlchemy instrumentation
+    # (observability/tracing.py) wraps sqlalchemy.create_engine when tracing is on.
+    engine: Engine = sqlalchemy.create_engine(*args, **kwargs)
     return engine
 
 

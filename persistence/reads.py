@@ -19,9 +19,10 @@ two more round trips). So, for these reads only:
   can be repeated safely); a second failure is the database being down.
 
 Driver errors come out as SQLAlchemy's DBAPIError, as from any other call, so
-the unit of work translates them the same way. ``before_cursor_execute``
-listeners of the reads engine see each statement, with no Core connection
-(``conn`` and ``context`` are None).
+the unit of work translates them the same way. Where the reads engine has
+``before_cursor_execute`` listeners (tracing, the tests' statement recorder),
+the read runs through a Core connection instead, so that they see it as any
+other statement.
 """
 
 from __future__ import annotations
@@ -87,16 +88,18 @@ class OneStatementRead(Generic[T]):
         """The converted row, or None when there is none. DBAPIError when the database fails."""
         compiled = self._for(engine)
         parameters = compiled.parameters(values)
+        if engine.dispatch.before_cursor_execute:
+            # Someone listens for statements (tracing, the tests' statement recorder):
+            # through a Core connection, they see it as they see every other one.
+            with engine.connect() as observed:
+                row = observed.exec_driver_sql(compiled.sql, parameters).fetchone()
+            return None if row is None else self.convert(tuple(row))
         dialect = engine.dialect
         for attempt in range(1, _ATTEMPTS + 1):
             connection = engine.raw_connection()
             cursor = None
             try:
                 cursor = connection.cursor()
-                if engine.dispatch.before_cursor_execute:  # statement counters (tests), tracing
-                    engine.dispatch.before_cursor_execute(
-                        None, cursor, compiled.sql, parameters, None, False
-                    )
                 cursor.execute(compiled.sql, parameters)
                 row = cursor.fetchone()
             except dialect.loaded_dbapi.Error as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import unicodedata
 from datetime import datetime
 from typing import Annotated, Any
@@ -13,7 +12,6 @@ from pydantic_core import core_schema
 
 from schemas.base import Frozen
 from schemas.ids import NodeRef, PostCursor, RowId
-from schemas.kept_bytes import kept
 from schemas.limits import PAGE_DEFAULT, PAGE_MAX, POST_MAX_BYTES
 
 # Characters that show nothing although Unicode does not class them as white space:
@@ -80,43 +78,53 @@ class PostCreateInput(Frozen):
     text: PostText
 
 
-class JsonText:
+class JsonText(str):
     """A stored text already written as a JSON string literal (quoted, escaped, UTF-8).
 
     Listed posts travel from the database to the wire in this form and are never
-    a Python ``str`` for long: a str of mostly ASCII with one emoji in it takes
-    four bytes a character, so a page of such posts held as str would take four
-    times its size in memory. The literal is what orjson writes for the str, so
-    the response is byte for byte the same (the executor hands it to orjson as a
-    fragment: gql/compat.py).
+    a Python ``str`` of their text for long: a str of mostly ASCII with one emoji
+    in it takes four bytes a character, so a page of such posts held as str would
+    take four times its size in memory (docs/adr/ on the text leaf).
+
+    It is a ``str`` whose characters are the literal's bytes, one each (Latin-1,
+    which CPython keeps at one byte a character, so it weighs what the bytes
+    would). Being a str, graphql-core's String serializer passes it through
+    untouched; the response encoder writes ``literal`` as it is
+    (gql/pipeline/encoding.py), byte for byte what orjson writes for the text.
+    ``str(value)`` gives the text itself.
     """
 
-    __slots__ = ("literal",)
+    __slots__ = ()
 
-    def __init__(self, literal: bytes) -> None:
-        self.literal = literal
+    def __new__(cls, literal: bytes) -> JsonText:
+        return super().__new__(cls, literal.decode("latin-1"))
 
     @classmethod
     def from_utf8(cls, raw: bytes) -> JsonText:
         """The literal of a text stored as UTF-8 (the str lives only while it is encoded)."""
-        return cls(kept(orjson.dumps(raw.decode())))
+        return cls(orjson.dumps(raw.decode()))
+
+    @property
+    def literal(self) -> bytes:
+        """The JSON string literal: quoted, escaped, UTF-8."""
+        return self.encode("latin-1")
 
     def __str__(self) -> str:
         text: str = orjson.loads(self.literal)
         return text
 
     def __repr__(self) -> str:
-        return f"JsonText({self.literal[:40]!r}{'...' if len(self.literal) > 40 else ''})"
+        literal = self.literal
+        return f"JsonText({literal[:40]!r}{'...' if len(literal) > 40 else ''})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, JsonText) and other.literal == self.literal
+        return isinstance(other, JsonText) and str.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
 
     def __hash__(self) -> int:
-        return hash(self.literal)
-
-    def __sizeof__(self) -> int:
-        # What a byte-bounded cache must count: the literal too, not just this wrapper.
-        return object.__sizeof__(self) + sys.getsizeof(self.literal)
+        return str.__hash__(self)
 
     @classmethod
     def __get_pydantic_core_schema__(

@@ -81,7 +81,7 @@ def test_a_warm_hit_runs_no_resolver(
     api: Api, posting: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api.post(GET_POSTS, token=posting)
-    monkeypatch.setattr("gql.pipeline.execute_document", _no_execution)
+    monkeypatch.setattr("gql.pipeline.execute", _no_execution)
     body = api.post(GET_POSTS, token=posting)
     assert len(body["data"]["getPosts"]) == 10
 

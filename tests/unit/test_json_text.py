@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
 
 import orjson
 import strawberry
-from graphql import parse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gql.compat import WireExecutionContext, execute_document
-from gql.schema import schema as app_schema
+from gql.pipeline.encoding import encode
 from schemas.posts import JsonText, PostOut
 
 # Every code point a stored text can hold: anything but lone surrogates.
@@ -47,33 +44,36 @@ def test_a_post_out_takes_a_json_text_or_a_str() -> None:
 class Query:
     @strawberry.field
     def stored(self) -> str:
-        value: Any = JsonText(orjson.dumps('a "quoted"\ntext'))
-        return value  # what gql.posts.Post.text holds for a listed post
+        return JsonText(orjson.dumps('a "quoted"\ntext'))  # what Post.text holds when listed
 
     @strawberry.field
     def plain(self) -> str:
         return "plain"
 
 
-SCHEMA = strawberry.Schema(query=Query, execution_context_class=WireExecutionContext)
+SCHEMA = strawberry.Schema(query=Query)
 
 
-def test_the_executor_writes_a_json_text_leaf_into_the_response_as_is() -> None:
-    result = execute_document(
-        SCHEMA, parse("{ stored plain }"), variables=None, operation_name=None, context=None
-    )
+def test_strawberry_passes_a_json_text_leaf_through_and_the_encoder_writes_its_literal() -> None:
+    result = SCHEMA.execute_sync("{ stored plain }")
     assert result.errors is None
-    assert orjson.dumps(result.data) == b'{"stored":"a \\"quoted\\"\\ntext","plain":"plain"}'
-
-
-def test_without_the_wire_executor_a_json_text_still_reads_right_but_as_a_str_again() -> None:
-    # graphql-core's String falls back to str(): the same response, the memory cost back.
-    plain_schema = strawberry.Schema(query=Query)
-    result = execute_document(
-        plain_schema, parse("{ stored }"), variables=None, operation_name=None, context=None
+    stored = result.data["stored"]  # type: ignore[index]
+    assert type(stored) is JsonText  # not turned into a str of the text on the way
+    assert (
+        encode({"data": result.data})
+        == b'{"data":{"stored":"a \\"quoted\\"\\ntext","plain":"plain"}}'
     )
-    assert result.data == {"stored": 'a "quoted"\ntext'}
 
 
-def test_the_app_schema_executes_with_the_wire_executor() -> None:
-    assert app_schema.execution_context_class is WireExecutionContext
+@given(texts)
+def test_a_response_with_json_text_leaves_is_byte_for_byte_what_the_text_would_give(
+    text: str,
+) -> None:
+    leaf = JsonText.from_utf8(text.encode())
+    assert encode({"data": {"a": [leaf, text]}}) == orjson.dumps({"data": {"a": [text, text]}})
+
+
+def test_a_lone_surrogate_elsewhere_in_the_response_still_writes_the_text_leaf() -> None:
+    leaf = JsonText.from_utf8("héllo".encode())
+    body = encode({"errors": [{"message": "bad \ud800"}], "data": {"text": leaf}})
+    assert body.endswith(b'"data":{"text":"h\xc3\xa9llo"}}')

@@ -11,14 +11,13 @@ import strawberry
 from gql.common import EmailArg, GqlInfo, Node, TokenArg
 from gql.ids import decode_cursor, encode_id
 from gql.permissions import IsAuthenticated
-from gql.posts import PostConnection
+from gql.post_types import PostConnection
 from resolvers_services.accounts import (
     user_change_password,
     user_delete,
     user_login,
     user_signup,
 )
-from resolvers_services.posts import post_page
 from resolvers_services.sessions import session_end, session_end_all, session_refresh
 from schemas.base import parse_input
 from schemas.ids import USER_TYPE
@@ -74,7 +73,6 @@ class User(Node):
             str | None, strawberry.argument(description="A cursor: page back from this post.")
         ] = None,
     ) -> PostConnection:
-        info.context.take_posts_page()
         data = parse_input(
             PostPageInput,
             first=first,
@@ -82,8 +80,7 @@ class User(Node):
             after=None if after is None else decode_cursor(after, argument="after"),
             before=None if before is None else decode_cursor(before, argument="before"),
         )
-        page = post_page(uow=info.context.uow_factory(), user=info.context.user, data=data)
-        return PostConnection.from_page(page)
+        return PostConnection(context=info.context, page_input=data)
 
 
 @strawberry.type(description="Account queries.")

@@ -1,77 +1,21 @@
-"""Posts: the post node, its connection and payloads; getPosts, addPost and deletePost."""
+"""Posts: getPosts, addPost and deletePost, and their payloads (the post node and its
+connection: gql/post_types.py)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, cast
+from typing import Annotated
 
 import strawberry
-from strawberry import relay
 
-from gql.common import GqlInfo, Node, TokenArg
+from gql.common import GqlInfo, TokenArg
 from gql.extensions import MaxUtf8Bytes
-from gql.ids import decode_id, encode_cursor, encode_id
+from gql.ids import decode_id
 from gql.permissions import IsAuthenticated
+from gql.post_types import Post, post_id
 from resolvers_services.posts import post_create, post_delete, post_list
 from schemas.base import parse_input
-from schemas.ids import POST_TYPE, PostCursor
 from schemas.limits import POST_MAX_BYTES
-from schemas.posts import PostCreateInput, PostDeleteInput, PostOut, PostPage
-
-
-def post_id(value: int) -> strawberry.ID:
-    """A post's global id as the API shows it (Post.id, the payloads' postId)."""
-    return strawberry.ID(encode_id(POST_TYPE, value))
-
-
-@strawberry.type(description="A text post written by the caller.")
-class Post(Node):
-    text: str = strawberry.field(description="The post's text, exactly as it was sent.")
-    created_at: datetime = strawberry.field(description="When the post was created (UTC).")
-
-    @classmethod
-    def from_out(cls, post: PostOut) -> Post:
-        # A JsonText stays one until the response is written (gql/compat.py).
-        return cls(
-            id=post_id(post.id),
-            text=cast("str", post.text),
-            created_at=post.created_at,
-        )
-
-
-@strawberry.type(description="A post in a page of the caller's posts.")
-class PostEdge:
-    cursor: str = strawberry.field(
-        description="Where this post stands: pass it as 'after' or 'before' to page on."
-    )
-    node: Post = strawberry.field(description="The post.")
-
-
-@strawberry.type(description="A page of the caller's posts, newest first (a Relay connection).")
-class PostConnection:
-    edges: list[PostEdge] = strawberry.field(description="The posts of this page, newest first.")
-    page_info: relay.PageInfo = strawberry.field(description="Where this page stands.")
-    total_count: int = strawberry.field(description="How many posts the caller has in all.")
-
-    @classmethod
-    def from_page(cls, page: PostPage) -> PostConnection:
-        edges = [
-            PostEdge(
-                cursor=encode_cursor(PostCursor(created_at=post.created_at, id=post.id)),
-                node=Post.from_out(post),
-            )
-            for post in page.posts
-        ]
-        return cls(
-            edges=edges,
-            page_info=relay.PageInfo(
-                has_next_page=page.has_next_page,
-                has_previous_page=page.has_previous_page,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
-            total_count=page.total_count,
-        )
+from schemas.posts import PostCreateInput, PostDeleteInput, PostOut
 
 
 @strawberry.type(description="The result of addPost.")

@@ -1,4 +1,5 @@
-"""Post use cases: create (within quotas), list (through the per-user cache), page, delete."""
+"""Post use cases: create (within quotas), list (through the per-user cache), page, count,
+delete."""
 
 from __future__ import annotations
 
@@ -131,10 +132,7 @@ def post_page(*, uow: UnitOfWork, user: Principal, data: PostPageInput) -> PostP
     if backward:  # fetched nearest `before` first, that is oldest first
         posts = posts[::-1]
     return PostPage(
-        posts=posts,
-        has_next_page=more and not backward,
-        has_previous_page=more and backward,
-        total_count=user.posts_count,
+        posts=posts, has_next_page=more and not backward, has_previous_page=more and backward
     )
 
 
@@ -148,6 +146,12 @@ def _page(
                 user_id, limit=limit, after=data.after, before=data.before, backward=backward
             )
         )
+
+
+def post_count(*, uow: UnitOfWork, user: Principal) -> int:
+    """How many posts ``user`` has: the running total on their row that the quotas keep
+    (read with the caller), not a COUNT(*)."""
+    return user.posts_count
 
 
 def post_delete(*, uow: UnitOfWork, user: Principal, data: PostDeleteInput) -> int:

@@ -28,6 +28,7 @@ from schemas.users import (
     ChangePasswordInput,
     DeleteAccountInput,
     LoginInput,
+    Principal,
     SignupInput,
     UserOut,
 )
@@ -46,9 +47,18 @@ class User(Node):
         description="The user's email: trimmed, NFKC-normalised and case-folded."
     )
 
+    # Shown after this request added or deleted one of the caller's posts (a mutation
+    # payload's viewer): posts { totalCount } is then read again, not taken from the start.
+    after_write: strawberry.Private[bool] = False
+
     @classmethod
     def from_out(cls, user: UserOut) -> User:
         return cls(id=user_id(user.id), email=user.email)
+
+    @classmethod
+    def after_posts_write(cls, caller: Principal) -> User:
+        """The caller as a mutation payload shows them, once their posts have changed."""
+        return cls(id=user_id(caller.id), email=caller.email, after_write=True)
 
     @strawberry.field(
         description=(
@@ -80,7 +90,7 @@ class User(Node):
             after=None if after is None else decode_cursor(after, argument="after"),
             before=None if before is None else decode_cursor(before, argument="before"),
         )
-        return PostConnection(context=info.context, page_input=data)
+        return PostConnection(context=info.context, page_input=data, after_write=self.after_write)
 
 
 @strawberry.type(description="Account queries.")

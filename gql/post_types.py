@@ -74,6 +74,9 @@ class PostConnection:
 
     context: strawberry.Private[Context]
     page_input: strawberry.Private[PostPageInput]
+    # Made after this request added or deleted one of the caller's posts: the caller's
+    # count as read at the request's start is stale (a mutation payload's viewer).
+    after_write: strawberry.Private[bool] = False
 
     @strawberry.field(description="The posts of this page, newest first.")
     def edges(self) -> list[PostEdge]:
@@ -91,7 +94,9 @@ class PostConnection:
     )
     def total_count(self) -> int:
         context = self.context
-        return post_count(uow=context.uow_factory(), user=context.user)
+        return post_count(
+            uow=context.uow_factory(), user=context.user, after_write=self.after_write
+        )
 
     @cached_property
     def _shown(self) -> _Shown:

@@ -1,5 +1,5 @@
-"""Posts: getPosts, addPost and deletePost, and their payloads (the post node and its
-connection: gql/post_types.py)."""
+"""Posts: getPosts, addPost and deletePost, and the payloads that Relay and Apollo apply
+(the post node and its connection: gql/post_types.py)."""
 
 from __future__ import annotations
 
@@ -7,34 +7,68 @@ from typing import Annotated
 
 import strawberry
 
+from gql.accounts import User
 from gql.common import GqlInfo, TokenArg
 from gql.extensions import MaxUtf8Bytes
 from gql.ids import decode_id
 from gql.permissions import IsAuthenticated
-from gql.post_types import Post, post_id
+from gql.post_types import Post, PostEdge, post_id
 from resolvers_services.posts import post_create, post_delete, post_list
 from schemas.base import parse_input
 from schemas.limits import POST_MAX_BYTES
 from schemas.posts import PostCreateInput, PostDeleteInput, PostOut
+from schemas.users import Principal
 
 
-@strawberry.type(description="The result of addPost.")
+@strawberry.type(
+    description=(
+        "The result of addPost, ready to apply: Relay's @prependEdge inserts postEdge into "
+        "viewer.posts, and viewer carries the new totalCount."
+    )
+)
 class AddPostPayload:
     post_id: strawberry.ID = strawberry.field(description="The new post's global id.")
     post: Post = strawberry.field(description="The new post.")
+    post_edge: PostEdge = strawberry.field(
+        description=(
+            "The new post's edge in viewer.posts, its cursor the one a page of viewer.posts "
+            "gives it: for Relay's @prependEdge(connections:)."
+        )
+    )
+    viewer: User = strawberry.field(
+        description="The caller, as they are after the write: posts { totalCount } counts the new post."
+    )
 
     @classmethod
-    def from_out(cls, post: PostOut) -> AddPostPayload:
-        return cls(post_id=post_id(post.id), post=Post.from_out(post))
+    def from_out(cls, post: PostOut, caller: Principal) -> AddPostPayload:
+        return cls(
+            post_id=post_id(post.id),
+            post=Post.from_out(post),
+            post_edge=PostEdge.from_out(post),
+            viewer=User.after_posts_write(caller),
+        )
 
 
-@strawberry.type(description="The result of deletePost.")
+@strawberry.type(
+    description=(
+        "The result of deletePost, ready to apply: Relay's @deleteEdge or @deleteRecord on "
+        "postId, and viewer carries the new totalCount."
+    )
+)
 class DeletePostPayload:
-    post_id: strawberry.ID = strawberry.field(description="The global id of the deleted post.")
+    post_id: strawberry.ID = strawberry.field(
+        description=(
+            "The global id of the deleted post (the id it had in Post.id): for Relay's "
+            "@deleteEdge(connections:) or @deleteRecord."
+        )
+    )
+    viewer: User = strawberry.field(
+        description="The caller, as they are after the write: posts { totalCount } no longer counts the post."
+    )
 
     @classmethod
-    def from_out(cls, deleted: int) -> DeletePostPayload:
-        return cls(post_id=post_id(deleted))
+    def from_out(cls, deleted: int, caller: Principal) -> DeletePostPayload:
+        return cls(post_id=post_id(deleted), viewer=User.after_posts_write(caller))
 
 
 @strawberry.type(description="Post queries.")
@@ -74,7 +108,7 @@ class PostMutations:
     ) -> AddPostPayload:
         data = parse_input(PostCreateInput, text=text)
         post = post_create(uow=info.context.uow_factory(), user=info.context.user, data=data)
-        return AddPostPayload.from_out(post)
+        return AddPostPayload.from_out(post, info.context.user)
 
     @strawberry.mutation(
         description="Delete one of the caller's own posts. Requires a token.",
@@ -91,4 +125,4 @@ class PostMutations:
     ) -> DeletePostPayload:
         data = PostDeleteInput(post=decode_id(post_id, argument="postId"))
         deleted = post_delete(uow=info.context.uow_factory(), user=info.context.user, data=data)
-        return DeletePostPayload.from_out(deleted)
+        return DeletePostPayload.from_out(deleted, info.context.user)

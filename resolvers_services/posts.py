@@ -148,10 +148,24 @@ def _page(
         )
 
 
-def post_count(*, uow: UnitOfWork, user: Principal) -> int:
-    """How many posts ``user`` has: the running total on their row that the quotas keep
-    (read with the caller), not a COUNT(*)."""
-    return user.posts_count
+def post_count(*, uow: UnitOfWork, user: Principal, after_write: bool = False) -> int:
+    """How many posts ``user`` has: the running total read with the caller, or, with
+    ``after_write`` (this request has added or deleted one since), read again.
+
+    Either is the count on the user's row that the quotas keep, not a COUNT(*).
+    """
+    if not after_write:
+        return user.posts_count
+    return _count(uow, user_id=user.id)
+
+
+@retry_transaction
+def _count(uow: UnitOfWork, *, user_id: int) -> int:
+    with uow:  # reads only
+        totals = uow.users.post_totals(user_id)
+    if totals is None:  # the account was deleted meanwhile
+        raise _gone()
+    return totals[0]
 
 
 def post_delete(*, uow: UnitOfWork, user: Principal, data: PostDeleteInput) -> int:

@@ -11,14 +11,13 @@ import strawberry
 from gql.common import EmailArg, GqlInfo, Node, TokenArg
 from gql.ids import decode_cursor, encode_id
 from gql.permissions import IsAuthenticated
-from gql.posts import PostConnection
+from gql.post_types import PostConnection
 from resolvers_services.accounts import (
     user_change_password,
     user_delete,
     user_login,
     user_signup,
 )
-from resolvers_services.posts import post_page
 from resolvers_services.sessions import session_end, session_end_all, session_refresh
 from schemas.base import parse_input
 from schemas.ids import USER_TYPE
@@ -29,6 +28,7 @@ from schemas.users import (
     ChangePasswordInput,
     DeleteAccountInput,
     LoginInput,
+    Principal,
     SignupInput,
     UserOut,
 )
@@ -47,9 +47,18 @@ class User(Node):
         description="The user's email: trimmed, NFKC-normalised and case-folded."
     )
 
+    # Shown after this request added or deleted one of the caller's posts (a mutation
+    # payload's viewer): posts { totalCount } is then read again, not taken from the start.
+    after_write: strawberry.Private[bool] = False
+
     @classmethod
     def from_out(cls, user: UserOut) -> User:
         return cls(id=user_id(user.id), email=user.email)
+
+    @classmethod
+    def after_posts_write(cls, caller: Principal) -> User:
+        """The caller as a mutation payload shows them, once their posts have changed."""
+        return cls(id=user_id(caller.id), email=caller.email, after_write=True)
 
     @strawberry.field(
         description=(
@@ -74,7 +83,6 @@ class User(Node):
             str | None, strawberry.argument(description="A cursor: page back from this post.")
         ] = None,
     ) -> PostConnection:
-        info.context.take_posts_page()
         data = parse_input(
             PostPageInput,
             first=first,
@@ -82,8 +90,7 @@ class User(Node):
             after=None if after is None else decode_cursor(after, argument="after"),
             before=None if before is None else decode_cursor(before, argument="before"),
         )
-        page = post_page(uow=info.context.uow_factory(), user=info.context.user, data=data)
-        return PostConnection.from_page(page)
+        return PostConnection(context=info.context, page_input=data, after_write=self.after_write)
 
 
 @strawberry.type(description="Account queries.")

@@ -10,7 +10,7 @@ from gql.accounts import User
 from gql.common import GqlInfo, Node, TokenArg
 from gql.ids import decode_id
 from gql.permissions import IsAuthenticated
-from gql.posts import Post
+from gql.post_types import Post
 from resolvers_services.posts import node_lookup
 from schemas.errors import DomainError, ErrorCode
 from schemas.limits import NODES_MAX

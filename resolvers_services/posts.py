@@ -1,4 +1,5 @@
-"""Post use cases: create (within quotas), list (through the per-user cache), page, delete."""
+"""Post use cases: create (within quotas), list (through the per-user cache), page, count,
+delete."""
 
 from __future__ import annotations
 
@@ -131,10 +132,7 @@ def post_page(*, uow: UnitOfWork, user: Principal, data: PostPageInput) -> PostP
     if backward:  # fetched nearest `before` first, that is oldest first
         posts = posts[::-1]
     return PostPage(
-        posts=posts,
-        has_next_page=more and not backward,
-        has_previous_page=more and backward,
-        total_count=user.posts_count,
+        posts=posts, has_next_page=more and not backward, has_previous_page=more and backward
     )
 
 
@@ -148,6 +146,26 @@ def _page(
                 user_id, limit=limit, after=data.after, before=data.before, backward=backward
             )
         )
+
+
+def post_count(*, uow: UnitOfWork, user: Principal, after_write: bool = False) -> int:
+    """How many posts ``user`` has: the running total read with the caller, or, with
+    ``after_write`` (this request has added or deleted one since), read again.
+
+    Either is the count on the user's row that the quotas keep, not a COUNT(*).
+    """
+    if not after_write:
+        return user.posts_count
+    return _count(uow, user_id=user.id)
+
+
+@retry_transaction
+def _count(uow: UnitOfWork, *, user_id: int) -> int:
+    with uow:  # reads only
+        totals = uow.users.post_totals(user_id)
+    if totals is None:  # the account was deleted meanwhile
+        raise _gone()
+    return totals[0]
 
 
 def post_delete(*, uow: UnitOfWork, user: Principal, data: PostDeleteInput) -> int:

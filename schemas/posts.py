@@ -178,7 +178,6 @@ class PostPage(Frozen):
     posts: tuple[PostOut, ...]
     has_next_page: bool
     has_previous_page: bool
-    total_count: Annotated[int, Field(ge=0)]
 
 
 class PostDeleteInput(Frozen):

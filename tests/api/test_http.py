@@ -387,8 +387,13 @@ CONTRACT = {
         "user": ("User!", {}),
     },
     "User": {"id": ("ID!", {}), "email": ("String!", {})},
-    "AddPostPayload": {"postId": ("ID!", {}), "post": ("Post!", {})},
-    "DeletePostPayload": {"postId": ("ID!", {})},
+    "AddPostPayload": {
+        "postId": ("ID!", {}),
+        "post": ("Post!", {}),
+        "postEdge": ("PostEdge!", {}),
+        "viewer": ("User!", {}),
+    },
+    "DeletePostPayload": {"postId": ("ID!", {}), "viewer": ("User!", {})},
     "Post": {"id": ("ID!", {}), "text": ("String!", {}), "createdAt": ("DateTime!", {})},
 }
 

@@ -24,6 +24,10 @@ _CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "SE
 
 GET_POSTS = "query GetPosts { getPosts { id text createdAt } }"
 PAGE = "query Page { viewer { posts(first: 5) { edges { node { id text } } totalCount } } }"
+COUNT = "query Count { viewer { posts { totalCount } } }"
+ADD_COUNTED = (
+    "mutation Add($t: String!) { addPost(text: $t) { postId viewer { posts { totalCount } } } }"
+)
 
 
 class Statements:
@@ -118,6 +122,19 @@ def test_a_connection_page_is_one_indexed_query(
 def test_add_post_runs_three_statements(api: Api, posting: str, statements: Statements) -> None:
     run = statements.during(lambda: api.add_post("counted", token=posting))
     assert len(run) == 3, run  # the caller, the quota-checked reservation, the insert
+
+
+def test_a_total_count_alone_reads_no_page(api: Api, posting: str, statements: Statements) -> None:
+    reset_caches()
+    run = statements.during(lambda: api.post(COUNT, token=posting))
+    assert len(run) == 1, run  # the caller's row holds the count
+
+
+def test_a_payloads_total_count_is_one_read_of_the_users_row(
+    api: Api, posting: str, statements: Statements
+) -> None:
+    run = statements.during(lambda: api.post(ADD_COUNTED, {"t": "counted"}, token=posting))
+    assert len(run) == 4, run  # addPost's three, then the count after it (no page)
 
 
 def test_delete_post_runs_four_statements(api: Api, posting: str, statements: Statements) -> None:

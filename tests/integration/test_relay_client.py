@@ -1,0 +1,77 @@
+"""A Relay app against a live server: the documents in tests/clients/relay, compiled by
+the real relay-compiler against schema.graphql, run by the real relay-runtime under
+Node. The mutations have no updater: @prependEdge, @deleteEdge and the payloads'
+viewer { posts { totalCount } } keep the store's list and count the server's.
+
+Needs Node 20 and npm (the packages come from the npm registry through the lock
+file); without them the test skips, or fails when CI is set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests import relay_app
+from tests.conftest import gid, row_id
+from tests.live_server import Server, server_env, serving
+
+pytestmark = pytest.mark.slow
+
+SIGNUP = (
+    "mutation($e: String!, $p: String!) { signup(email: $e, password: $p) { token user { id } } }"
+)
+ADD = "mutation($t: String!) { addPost(text: $t) { postEdge { cursor node { id text } } } }"
+
+
+def _signup(server: Server, email: str) -> str:
+    body = server.graphql(SIGNUP, {"e": email, "p": "correct horse battery staple"})
+    assert "errors" not in body, body
+    token: str = body["data"]["signup"]["token"]
+    return token
+
+
+def _add(server: Server, token: str, text: str) -> dict[str, str]:
+    body = server.graphql(ADD, {"t": text}, token=token)
+    assert "errors" not in body, body
+    edge = body["data"]["addPost"]["postEdge"]
+    return {"cursor": edge["cursor"], "id": edge["node"]["id"], "text": edge["node"]["text"]}
+
+
+def test_a_relay_app_keeps_its_list_and_count_from_the_payloads_alone(
+    database_url: str, tmp_path: Path
+) -> None:
+    node = relay_app.prepare()
+    with serving(server_env(database_url, tmp_path / "var"), tmp_path / "server.log") as server:
+        token = _signup(server, "relay@example.com")
+        _add(server, _signup(server, "other@example.com"), "someone else's")
+        older = [_add(server, token, text) for text in ("older 0", "older 1")]
+        seen = relay_app.run(node, f"{server.base}/graphql", token, documents="text")
+
+    assert seen["before"] == older[::-1]
+    added, deleted = seen["added"], seen["deleted"]
+    new_edge = {
+        "cursor": added["postEdge"]["cursor"],
+        "id": added["postEdge"]["node"]["id"],
+        "text": "from relay",
+    }
+    assert seen["afterAdd"] == [new_edge, *older[::-1]]
+    # The oldest goes, by the id the payload names; the list is the server's again.
+    assert deleted["postId"] == older[0]["id"] == gid("Post", row_id(older[0]["id"]))
+    assert seen["afterDelete"] == [new_edge, older[1]]
+    # The count query's record, updated by each payload's viewer (no refetch).
+    assert seen["counts"] == [2, 3, 2]
+    assert added["viewer"]["posts"] == {"totalCount": 3}
+    assert deleted["viewer"]["posts"] == {"totalCount": 2}
+
+
+def test_the_persisted_documents_are_keyed_by_the_sha256_of_their_text() -> None:
+    """What a server checks a documentId against: relay-compiler's ids are SHA-256 hex."""
+    documents = relay_app.persisted_documents()
+    assert len(documents) == 4
+    for digest, text in documents.items():
+        assert relay_app.document_id(text) == f"sha256:{digest}"
+    assert relay_app.persisted_document("PostsAppAddPostMutation").startswith(
+        "mutation PostsAppAddPostMutation("
+    )

@@ -13,20 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
 import subprocess
 from typing import Any, Literal
 
-import pytest
-
 from tests.live_server import PROJECT
+from tests.node_clients import install, require_node
 
 RELAY_APP = PROJECT / "tests" / "clients" / "relay"
 PERSISTED_QUERIES = RELAY_APP / "persisted-queries.json"
-NODE_MAJOR = 20
-NPM_CI_SECONDS = 300
 COMPILER_SECONDS = 120
 SESSION_SECONDS = 120
 
@@ -52,29 +47,6 @@ def persisted_document(name: str) -> str:
     return text
 
 
-def _node_major(node: str) -> int:
-    version = subprocess.run(
-        [node, "--version"], capture_output=True, text=True, timeout=30, check=False
-    ).stdout
-    found = re.match(r"v(\d+)\.", version)
-    return int(found.group(1)) if found else 0
-
-
-def require_node() -> tuple[str, str]:
-    """The paths of node (20 or later) and npm; the test skips without them, or fails
-    when CI is set."""
-    node, npm = shutil.which("node"), shutil.which("npm")
-    if node and npm and _node_major(node) >= NODE_MAJOR:
-        return node, npm
-    message = (
-        f"Node {NODE_MAJOR} or later and npm are needed for the Relay client test "
-        f"(found node: {node}, npm: {npm})"
-    )
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
-
-
 def _run(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         argv, cwd=RELAY_APP, capture_output=True, text=True, timeout=timeout, check=False
@@ -86,10 +58,8 @@ def prepare() -> str:
     file, when node_modules is missing), and its compiled artifacts and persisted
     documents current with schema.graphql and its sources (``relay-compiler
     --validate``). The path of node."""
-    node, npm = require_node()
-    if not (RELAY_APP / "node_modules" / ".package-lock.json").exists():
-        installed = _run([npm, "ci", "--no-audit", "--no-fund"], NPM_CI_SECONDS)
-        assert installed.returncode == 0, f"npm ci failed:\n{installed.stdout}{installed.stderr}"
+    node, npm = require_node("the Relay client test")
+    install(RELAY_APP, npm)
     compiler = RELAY_APP / "node_modules" / ".bin" / "relay-compiler"
     checked = _run([str(compiler), "--validate"], COMPILER_SECONDS)
     assert checked.returncode == 0, (

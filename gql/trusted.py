@@ -1,20 +1,26 @@
-"""Trusted documents: an Apollo persisted-query manifest, loaded once at start-up.
+"""Trusted documents, loaded once at start-up from one of two files:
 
-The manifest is what ``@apollo/generate-persisted-query-manifest`` writes:
-``{"format": "apollo-persisted-query-manifest", "version": 1, "operations":
-[{"id", "name", "type", "body"}]}``, each ``id`` the SHA-256 of its ``body``.
-A malformed manifest stops start-up with a message that says what is wrong.
+- an Apollo persisted-query manifest, as ``@apollo/generate-persisted-query-manifest``
+  writes it: ``{"format": "apollo-persisted-query-manifest", "version": 1,
+  "operations": [{"id", "name", "type", "body"}]}``;
+- the file relay-compiler writes with ``persistConfig: {file, algorithm: "SHA256"}``:
+  a JSON object of id to document text.
+
+Either way each id must be the SHA-256 of its text. A malformed file stops
+start-up with a message that says what is wrong.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
 FORMAT = "apollo-persisted-query-manifest"
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def _fail(path: str, reason: str) -> ImproperlyConfigured:
@@ -29,8 +35,10 @@ def load_manifest(path: str) -> dict[str, str]:
         raise _fail(path, f"cannot be read ({exc.strerror})") from None
     except ValueError:
         raise _fail(path, "is not UTF-8 JSON") from None
+    if isinstance(manifest, dict) and manifest and all(map(_SHA256_HEX.fullmatch, manifest)):
+        return _relay_documents(path, manifest)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise _fail(path, f'"format" must be "{FORMAT}"')
+        raise _fail(path, f'"format" must be "{FORMAT}" (or the file be relay-compiler\'s)')
     if manifest.get("version") != 1:
         raise _fail(path, '"version" must be 1')
     operations = manifest.get("operations")
@@ -48,3 +56,13 @@ def load_manifest(path: str) -> dict[str, str]:
             raise _fail(path, f'operation {index}: "id" is not the SHA-256 of its body')
         documents[actual] = body
     return documents
+
+
+def _relay_documents(path: str, documents: dict[str, object]) -> dict[str, str]:
+    """relay-compiler's persisted-queries file: its documents by their SHA-256."""
+    for digest, body in documents.items():
+        if not isinstance(body, str) or not body.strip():
+            raise _fail(path, f'document "{digest[:80]}" has no text')
+        if hashlib.sha256(body.encode("utf-8")).hexdigest() != digest:
+            raise _fail(path, f'"{digest[:80]}" is not the SHA-256 of its document')
+    return dict(documents)  # type: ignore[arg-type] # every value checked above

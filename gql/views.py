@@ -18,18 +18,23 @@ from schemas.errors import ErrorCode
 # nothing to ride on.
 @csrf_exempt
 def graphql(request: HttpRequest) -> HttpResponse:
-    """POST runs a GraphQL request; a browser's GET gets GraphiQL when the explorer is on."""
-    if request.method == "POST":
-        return get_pipeline().handle(request)
-    explorer = bool(settings.GRAPHQL_EXPLORER)
-    if request.method == "GET" and explorer and "text/html" in request.headers.get("Accept", ""):
+    """A GraphQL request by POST, or by GET for a query; a browser's GET (Accept:
+    text/html) gets GraphiQL when the explorer is on."""
+    if request.method == "GET" and _wants_html(request) and settings.GRAPHQL_EXPLORER:
         return graphiql_response(request)
-    # Queries over GET would put tokens and post text in URLs and access logs.
+    if request.method in {"GET", "POST"}:
+        return get_pipeline().handle(request)
     response = error_response(
-        405, "Send GraphQL requests as POST with a JSON body", ErrorCode.BAD_USER_INPUT
+        405, "Send GraphQL requests as POST (or queries as GET)", ErrorCode.BAD_USER_INPUT
     )
-    response["Allow"] = "GET, POST" if explorer else "POST"
+    response["Allow"] = "GET, POST"
     return response
+
+
+def _wants_html(request: HttpRequest) -> bool:
+    """A browser's navigation: it asks for HTML, and not for a GraphQL response."""
+    accept = request.headers.get("Accept", "")
+    return "text/html" in accept and "json" not in accept
 
 
 # GET and HEAD (a JSON 405 otherwise); csrf_exempt so a POST gets that 405, not a CSRF page.

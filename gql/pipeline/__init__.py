@@ -1,7 +1,8 @@
 """The request pipeline: one path for every GraphQL request, each step refusing cheaply
 before the next one costs, each step a module of this package.
 
-1. ``body``: the request body as strict JSON, checked for shape.
+1. ``body``: the request (a POST's body as strict JSON, a GET's parameters),
+   checked for shape, and the media type of its answer.
 2. ``documents``: the document's text: a persisted (APQ) or trusted document looked
    up by hash, or the text sent, within the size cap.
 3. the budget (resolvers_services/document_budget.py): a document this process
@@ -30,14 +31,14 @@ import orjson
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from gql.pipeline.body import Body, read_body
+from gql.pipeline.body import Body, read_request, response_media_type
 from gql.pipeline.caller import caller
 from gql.pipeline.caps import Limits
 from gql.pipeline.documents import Documents
 from gql.pipeline.encoding import encode, json_response, refusal_response
 from gql.pipeline.execution import OK, execute
 from gql.pipeline.prepared import Operation, Prepared, PreparedDocuments, choose
-from gql.pipeline.refusal import Refusal
+from gql.pipeline.refusal import GRAPHQL_RESPONSE_JSON, Refusal
 from gql.response_cache import Key, ResponseCache
 from gql.trusted import load_manifest
 from observability.context import annotate
@@ -45,7 +46,7 @@ from observability.metrics import record_cache, watch_cache
 from persistence.uow import UnitOfWork
 from resolvers_services.document_budget import NewDocumentBudget
 from resolvers_services.documents import DocumentStore
-from schemas.errors import DomainError
+from schemas.errors import DomainError, ErrorCode
 from schemas.kept_bytes import kept
 from schemas.users import Principal
 
@@ -65,6 +66,7 @@ PIPELINE_SETTINGS = frozenset(
         "GRAPHQL_MAX_REPEATED_FIELDS",
         "GRAPHQL_NEW_DOCUMENTS_PER_ADDRESS_PER_MINUTE",
         "GRAPHQL_TRUSTED_DOCUMENTS",
+        "APQ_ENABLED",
         "APQ_CACHE_DOCUMENTS",
         "APQ_MAX_DOCUMENTS",
         "POSTS_CACHE_TTL_SECONDS",
@@ -101,6 +103,7 @@ class Pipeline:
                 store=store,
                 trusted=load_manifest(path) if path else None,
                 max_bytes=limits.max_document_bytes,
+                apq_enabled=bool(settings.APQ_ENABLED),
             ),
             prepared=PreparedDocuments(),
             budget=NewDocumentBudget(
@@ -112,19 +115,26 @@ class Pipeline:
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one GraphQL-over-HTTP request."""
+        media_type = response_media_type(request)
         try:
-            body = read_body(request)
+            body = read_request(request)
             source = self.documents.source(body)
             if not source.looked_up and not self.prepared.holds(source.sha256):
                 self.budget.spend(source=str(request.META.get("REMOTE_ADDR") or ""))
             prepared = self.prepared.get(source.text, source.sha256, self.limits)
             operation = choose(prepared, body.operation_name)
+            if body.read_only and operation.kind != "query":
+                raise Refusal(
+                    ErrorCode.BAD_USER_INPUT,
+                    f"A {operation.kind} must be sent as POST",
+                    status=405,
+                )
         except Refusal as refusal:
             annotate(outcome=refusal.code.value)
-            return refusal_response(refusal)
+            return refusal_response(refusal, media_type)
         except DomainError as error:
             annotate(outcome=error.code.value)
-            return refusal_response(Refusal.of(error))
+            return refusal_response(Refusal.of(error), media_type)
         annotate(operation_name=operation.name, operation_type=operation.kind)
         if source.register:
             self.documents.store.register(
@@ -140,7 +150,7 @@ class Pipeline:
             record_cache("response", hit=cached is not None)
             if cached is not None:
                 annotate(outcome=OK)
-                return json_response(cached)
+                return json_response(cached, media_type=media_type)
         payload, outcome = execute(
             request,
             prepared,
@@ -153,7 +163,9 @@ class Pipeline:
         encoded = encode(payload)
         if key is not None and "errors" not in payload:
             self.responses.put(key, version, encoded)
-        return json_response(encoded)
+        # No data entry: the variables did not coerce, nothing ran (a request error).
+        failed = "data" not in payload and media_type == GRAPHQL_RESPONSE_JSON
+        return json_response(encoded, status=400 if failed else 200, media_type=media_type)
 
 
 def _declared(operation: Operation, body: Body) -> Mapping[str, Any]:

@@ -38,13 +38,18 @@ class Documents:
     store: DocumentStore
     trusted: Mapping[str, str] | None
     max_bytes: int
+    apq_enabled: bool = True
 
     def source(self, body: Body) -> Source:
         """The request's document, or its refusal (nothing parsed yet)."""
         if self.trusted is not None:
             return self._trusted_source(body, self.trusted)
         if body.persisted_hash is not None and body.query is None:
-            text = self.store.lookup(uow=UnitOfWork(), sha256=body.persisted_hash)
+            text = (
+                self.store.lookup(uow=UnitOfWork(), sha256=body.persisted_hash)
+                if self.apq_enabled
+                else None
+            )
             record_apq(hit=text is not None)
             if text is None:
                 raise Refusal(ErrorCode.PERSISTED_QUERY_NOT_FOUND, APQ_NOT_FOUND_MESSAGE)

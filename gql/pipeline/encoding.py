@@ -43,17 +43,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def json_response(body: bytes, status: int = 200) -> HttpResponse:
+def json_response(
+    body: bytes, status: int = 200, media_type: str = "application/json"
+) -> HttpResponse:
     """A JSON response that no cache keeps (it may carry tokens or someone's posts)."""
-    response = HttpResponse(body, status=status, content_type="application/json")
+    response = HttpResponse(body, status=status, content_type=f"{media_type}; charset=utf-8")
     response["Cache-Control"] = "no-store"
     return response
 
 
-def refusal_response(refusal: Refusal) -> HttpResponse:
+def refusal_response(refusal: Refusal, media_type: str = "application/json") -> HttpResponse:
     """The response to a refused request: one GraphQL error with its code."""
     error = {
         "message": refusal.message,
         "extensions": {"code": refusal.code.value, **refusal.extensions},
     }
-    return json_response(encode({"errors": [error]}), status=refusal.status)
+    response = json_response(
+        encode({"errors": [error]}), status=refusal.status_for(media_type), media_type=media_type
+    )
+    if refusal.status == 405:
+        response["Allow"] = "POST"
+    return response

@@ -41,5 +41,7 @@ def execute(
     if result.errors:
         payload["errors"] = [shape_error(error).formatted for error in result.errors]
         outcome = str(payload["errors"][0]["extensions"]["code"])
-    payload["data"] = result.data
+    # A request error (variables that do not coerce) has no data entry: nothing ran.
+    if result.data is not None or not all(error.path is None for error in result.errors or ()):
+        payload["data"] = result.data
     return payload, outcome

@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from schemas.errors import DomainError, ErrorCode
 
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+# A refusal's status under the specification's media type (400 for any other code).
+_STRICT_STATUS = {
+    ErrorCode.PERSISTED_QUERY_NOT_FOUND: 404,
+    ErrorCode.RATE_LIMITED: 429,
+}
+
 
 class Refusal(Exception):
     """A request refused before execution: nothing runs; the client gets this error."""
@@ -16,6 +23,14 @@ class Refusal(Exception):
         self.message = message
         self.status = status
         self.extensions = extensions
+
+    def status_for(self, media_type: str) -> int:
+        """The HTTP status: with application/json, 200 for a well-formed GraphQL
+        response, as Apollo's links expect; with the specification's media type, what
+        went wrong (GraphQL over HTTP, "application/graphql-response+json")."""
+        if self.status >= 400 or media_type != GRAPHQL_RESPONSE_JSON:
+            return self.status
+        return _STRICT_STATUS.get(self.code, 400)
 
     @classmethod
     def of(cls, error: DomainError) -> Refusal:

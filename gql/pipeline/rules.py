@@ -11,7 +11,7 @@ changes the document: what validation reads and what runs is what the client sen
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from graphql import (
@@ -58,7 +58,8 @@ INSTEAD = {"node": "nodes(ids:)"}
 
 
 def repeated_expensive_fields(document: DocumentNode) -> list[str]:
-    """The expensive root fields (``ONCE_PER_DOCUMENT``) the document selects more than once.
+    """The expensive root fields (``ONCE_PER_DOCUMENT``) that one operation of the
+    document selects more than once (only one operation runs).
 
     Strawberry ships depth, alias and token limiters but no per-field cost limit,
     hence this check. It reads the document as written: a field selected through
@@ -66,12 +67,11 @@ def repeated_expensive_fields(document: DocumentNode) -> list[str]:
     execution merges them.
     """
     fragments = fragments_of(document)
-    counts = Counter(
-        name
-        for operation in _operations(document)
-        for name in _distinct_fields(operation, fragments, ONCE_PER_DOCUMENT, nested=False)
-    )
-    return [name for name in sorted(ONCE_PER_DOCUMENT) if counts[name] > 1]
+    repeated: set[str] = set()
+    for operation in _operations(document):
+        counts = Counter(_distinct_fields(operation, fragments, ONCE_PER_DOCUMENT, nested=False))
+        repeated.update(name for name, count in counts.items() if count > 1)
+    return sorted(repeated)
 
 
 # The fields that list posts: a document lists them once, through one of these
@@ -81,16 +81,32 @@ def repeated_expensive_fields(document: DocumentNode) -> list[str]:
 LISTINGS = frozenset({"getPosts", "nodes", "posts"})
 
 
+# What makes a ``posts`` field load a page: without them it reads the caller's count.
+PAGE_FIELDS = frozenset({"edges", "pageInfo"})
+
+
 def posts_listings(document: DocumentNode) -> list[str]:
     """The fields listing posts (``LISTINGS``) that one operation selects, if more than one.
 
     Every level is read, each fragment once per operation; identical sibling
-    fields count once, as execution merges them. Only one operation runs, so each
-    is counted on its own.
+    fields count once, as execution merges them. A ``posts`` connection that
+    selects neither ``edges`` nor ``pageInfo`` lists nothing (``totalCount``
+    alone reads the caller's count). Only one operation runs, so each is
+    counted on its own.
     """
     fragments = fragments_of(document)
+
+    def lists(field: FieldNode) -> bool:
+        if field.name.value != "posts" or field.selection_set is None:
+            return True
+        return any(
+            inner.name.value in PAGE_FIELDS
+            for siblings in selected_fields(field.selection_set, fragments, nested=False)
+            for inner in siblings
+        )
+
     for operation in _operations(document):
-        found = list(_distinct_fields(operation, fragments, LISTINGS, nested=True))
+        found = list(_distinct_fields(operation, fragments, LISTINGS, nested=True, keep=lists))
         if len(found) > 1:
             return found
     return []
@@ -111,6 +127,7 @@ def _distinct_fields(
     names: frozenset[str],
     *,
     nested: bool,
+    keep: Callable[[FieldNode], bool] = lambda _field: True,
 ) -> Iterator[str]:
     """The names, of ``names``, of the fields ``operation`` selects (at its root, or
     with ``nested`` at every level): identical sibling fields once, as merging leaves
@@ -119,7 +136,7 @@ def _distinct_fields(
         keys: set[tuple[object, ...]] = set()
         for field in siblings:
             name = field.name.value
-            if name in names:
+            if name in names and keep(field):
                 key = (*_field_key(field), field.selection_set is None)
                 if key not in keys:
                     keys.add(key)

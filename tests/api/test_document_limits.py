@@ -332,3 +332,24 @@ def test_the_prepared_documents_cache_weighs_each_by_its_text(api: Api) -> None:
     for document in (short, long):
         assert "errors" not in api.post(document)
     assert prepared.currsize - before == (256 + 16 * len(short)) + (256 + 16 * len(long))
+
+
+def test_a_count_of_posts_beside_a_page_lists_posts_once(api: Api) -> None:
+    """``posts { totalCount }`` reads the caller's count, no page: beside a page (or
+    getPosts) the operation still lists posts once; with edges or pageInfo it lists."""
+    token = api.token_for("limits@example.com")
+    api.add_post("one", token=token)
+    counted = api.post("{ viewer { c: posts { totalCount } " + PAGE + " } }", token=token)
+    assert counted["data"]["viewer"]["c"] == {"totalCount": 1}, counted
+    assert api.post("{ getPosts { id } viewer { posts { totalCount } } }", token=token)["data"]
+    paged = api.post(
+        "{ viewer { a: posts { pageInfo { hasNextPage } } " + PAGE + " } }", token=token
+    )
+    assert _codes(paged) == {"BAD_USER_INPUT"}
+    through = api.post(
+        "{ viewer { a: posts { ...E } "
+        + PAGE
+        + " } } fragment E on PostConnection { edges { cursor } }",
+        token=token,
+    )
+    assert _codes(through) == {"BAD_USER_INPUT"}

@@ -20,13 +20,6 @@ from tests.live_server import server_env, serving
 pytestmark = pytest.mark.slow
 
 
-# raises=AssertionError: only the audit's own verdict is expected to fail; a missing
-# Node under CI, or a broken runner, still fails the test.
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="GraphQL over HTTP: lands with the lead's change",
-)
 def test_the_server_passes_every_graphql_over_http_audit(database_url: str, tmp_path: Path) -> None:
     node = graphql_http_audit.prepare()
     with serving(server_env(database_url, tmp_path / "var"), tmp_path / "server.log") as server:

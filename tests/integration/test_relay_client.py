@@ -66,6 +66,32 @@ def test_a_relay_app_keeps_its_list_and_count_from_the_payloads_alone(
     assert deleted["viewer"]["posts"] == {"totalCount": 2}
 
 
+def test_a_relay_app_compiled_with_persisted_queries_runs_by_document_id_alone(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The server given relay-compiler's file as its trusted documents: the app sends
+    only ``documentId``, and nothing else runs (the account is made beforehand, by a
+    server without the file, on the same database)."""
+    node = relay_app.prepare()
+    env = server_env(database_url, tmp_path / "var")
+    with serving(env, tmp_path / "open.log") as server:
+        token = _signup(server, "persisted@example.com")
+        older = [_add(server, token, text) for text in ("older 0", "older 1")]
+    trusted = server_env(
+        database_url, tmp_path / "var", GRAPHQL_TRUSTED_DOCUMENTS=str(relay_app.PERSISTED_QUERIES)
+    )
+    with serving(trusted, tmp_path / "trusted.log") as server:
+        refused = server.graphql(
+            SIGNUP, {"e": "x@example.com", "p": "correct horse battery staple"}
+        )
+        assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        seen = relay_app.run(node, f"{server.base}/graphql", token, documents="id")
+
+    assert seen["before"] == older[::-1]
+    assert [edge["text"] for edge in seen["afterAdd"]] == ["from relay", "older 1", "older 0"]
+    assert seen["counts"] == [2, 3, 2]
+
+
 def test_the_persisted_documents_are_keyed_by_the_sha256_of_their_text() -> None:
     """What a server checks a documentId against: relay-compiler's ids are SHA-256 hex."""
     documents = relay_app.persisted_documents()

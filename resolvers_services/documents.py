@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
+from collections.abc import Callable
 
 from cachetools import LRUCache
 
@@ -18,25 +20,51 @@ from resolvers_services.clock import utcnow
 from resolvers_services.transactions import retry_transaction
 
 
-class DocumentStore:
-    """Documents by SHA-256: the process's LRU first, then the shared table."""
+# How often a document served from a process's memory has its use stamped in the
+# shared table: eviction there goes by last use, and a document clients keep using
+# must not look unused because every process answers it from memory.
+TOUCH_EVERY_SECONDS = 60.0
 
-    def __init__(self, *, cache_size: int, max_documents: int) -> None:
+
+class DocumentStore:
+    """Documents by SHA-256: the process's LRU first, then the shared table.
+
+    The table evicts the least recently used document beyond ``max_documents``.
+    A document served from memory is stamped as used at most every
+    ``touch_every_seconds``, so documents that keep being used survive a flood of
+    new registrations (which the never-seen-document budget bounds per address).
+    """
+
+    def __init__(
+        self,
+        *,
+        cache_size: int,
+        max_documents: int,
+        touch_every_seconds: float = TOUCH_EVERY_SECONDS,
+        timer: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_documents = max_documents
+        self.touch_every_seconds = touch_every_seconds
+        self._timer = timer
         # cachetools caches are not thread-safe; every access holds this lock.
         self._lock = threading.Lock()
-        self._recent: LRUCache[str, str] = LRUCache(maxsize=cache_size)
+        # sha256 -> (the document, when its use was last stamped in the table)
+        self._recent: LRUCache[str, tuple[str, float]] = LRUCache(maxsize=cache_size)
 
     def lookup(self, *, uow: UnitOfWork, sha256: str) -> str | None:
         """The document registered under ``sha256`` by any instance, or None."""
+        now = self._timer()
         with self._lock:
-            document = self._recent.get(sha256)
-        if document is not None:
-            return document
+            recent = self._recent.get(sha256)
+        if recent is not None and now - recent[1] < self.touch_every_seconds:
+            return recent[0]
 
         document = _find(uow, sha256=sha256)
         if document is not None:
             self._remember(sha256, document)
+        elif recent is not None:  # evicted from the table since: forget it here too
+            with self._lock:
+                self._recent.pop(sha256, None)
         return document
 
     def register(self, *, uow: UnitOfWork, sha256: str, document: str) -> None:
@@ -47,8 +75,9 @@ class DocumentStore:
         self._remember(sha256, document)
 
     def _remember(self, sha256: str, document: str) -> None:
+        stamped = self._timer()
         with self._lock:
-            self._recent[sha256] = document
+            self._recent[sha256] = (document, stamped)
 
     def clear_local(self) -> None:
         """Forget this process's copies (the shared table keeps them)."""

@@ -9,6 +9,7 @@ import pytest
 from django.conf import settings
 from sqlalchemy import text
 
+from gql.pipeline import get_pipeline
 from persistence.db import get_engine
 from tests.conftest import Api, db_scalar, error_code, reset_caches
 
@@ -288,6 +289,24 @@ def test_the_store_keeps_at_most_apq_max_documents_the_most_recently_used(
     assert_not_found(hash_only(api, documents[1], alice))
     assert_not_found(hash_only(api, documents[2], alice))
     assert "errors" not in hash_only(api, documents[4], alice)
+
+
+def test_a_document_that_keeps_being_used_survives_a_flood_of_registrations(
+    api: Api, alice: str
+) -> None:
+    """Each process answers a known document from memory, and stamps its use in the
+    shared table (at most once a minute; here every time), which evicts the least
+    recently used: a flood of new documents pushes out the unused, not the used."""
+    settings.APQ_MAX_DOCUMENTS = 3
+    reset_caches()
+    used = "query Used { getPosts { text } }"
+    assert "errors" not in with_query(api, used, alice)
+    get_pipeline().documents.store.touch_every_seconds = 0
+    for n in range(8):
+        assert "errors" not in with_query(api, f"query Flood{n} {{ getPosts {{ text }} }}", alice)
+        assert "errors" not in hash_only(api, used, alice)
+    assert sha256(used) in stored()
+    assert len(stored()) == 3
 
 
 def test_the_store_never_holds_more_than_the_bound(api: Api, alice: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import strawberry
 from strawberry import relay
@@ -23,6 +23,7 @@ from schemas.ids import POST_TYPE, PostCursor
 from schemas.posts import PostOut, PostPageInput
 
 
+@lru_cache(maxsize=8192)  # a row id's global id never changes; a few bytes an entry
 def post_id(value: int) -> strawberry.ID:
     """A post's global id as the API shows it (Post.id, the payloads' postId)."""
     return strawberry.ID(encode_id(POST_TYPE, value))

@@ -46,3 +46,15 @@ def test_the_cache_stays_within_its_byte_bound() -> None:
     cache.put(KEY, 1, b"z" * 10_001)  # alone over the bound: not stored
     assert cache.get(KEY, 1) is None
     assert cache.current_bytes <= 10_000
+
+
+def test_an_entry_weighs_its_key_too_so_large_variables_cannot_outgrow_the_bound() -> None:
+    cache = ResponseCache(ttl_seconds=300, max_bytes=4 * 1024 * 1024)
+    body = b'{"data":{}}'
+    for n in range(10):  # 10 keys of 1 MiB of variables each, for 11-byte answers
+        cache.put((1, "sha", None, bytes([n]) * 1024 * 1024), 1, body)
+    assert cache.current_bytes <= 4 * 1024 * 1024
+    assert cache.current_bytes >= 3 * 1024 * 1024  # the keys are what is counted
+    huge = (1, "sha", None, b"x" * 5 * 1024 * 1024)
+    cache.put(huge, 1, body)  # an entry over the bound by its key alone is not kept
+    assert cache.get(huge, 1) is None

@@ -49,6 +49,7 @@ from granian.rsgi import ProtocolClosed  # type: ignore[attr-defined] # re-expor
 from config import readiness
 from config.memory import release_free_memory
 from config.wsgi import application as django_application
+from gql.streams import Streams, wants_stream
 from observability.context import request_id_from
 from schemas.errors import ErrorCode
 
@@ -272,19 +273,31 @@ class BufferedWSGIBridge:
         self.body_timeout = body_timeout
         self.threads = threads
         self._pool: _AppThreads | None = None
+        # Subscriptions (SSE, multipart, WebSocket) are served on the loop by gql/streams.py.
+        self._streams: Streams | None = None
 
     # granian calls these in each worker process, around serving.
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         readiness.warm_up()
         self._pool = _AppThreads(self.app, self.threads)
+        self._streams = Streams.start(
+            loop,
+            max_per_user=int(settings.SUBSCRIPTIONS_MAX_PER_USER),
+            draining=lambda: readiness.phase() == readiness.DRAINING,
+        )
         readiness.mark_worker_ready()
 
     def __rsgi_del__(self, _loop: asyncio.AbstractEventLoop) -> None:
         readiness.mark_worker_stopped()
+        if self._streams is not None:
+            self._streams.drain()
         if self._pool is not None:
             self._pool.shutdown()
 
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        if self._streams is not None and wants_stream(scope):
+            await self._streams.serve(scope, protocol, self._read_body)
+            return
         if scope.proto != "http":
             return
         try:

@@ -167,7 +167,7 @@ def granian_server(settings: Any, port: int, *, wsgi: bool = False) -> Any:
         # RSGI: the app's threads are the bridge's pool; WSGI: granian's blocking threads.
         blocking_threads=threads if wsgi else 1,
         http=HTTPModes.http1,
-        websockets=False,
+        websockets=not wsgi,  # graphql-transport-ws on /graphql (gql/streams.py)
         http1_settings=HTTP1Settings(
             header_read_timeout=settings.HEADER_READ_TIMEOUT_SECONDS * 1000,
             keep_alive=True,

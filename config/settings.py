@@ -307,6 +307,9 @@ GRAPHQL_NEW_DOCUMENTS_PER_ADDRESS_PER_MINUTE = _env_int(
     "GRAPHQL_NEW_DOCUMENTS_PER_ADDRESS_PER_MINUTE", 60, minimum=1
 )
 
+# Live updates: open postEvents subscriptions per user, over every worker and instance.
+SUBSCRIPTIONS_MAX_PER_USER = _env_int("SUBSCRIPTIONS_MAX_PER_USER", 10, minimum=1)
+
 # Apollo automatic persisted queries: a store shared through the database (bounded,
 # least recently used evicted) with a bounded per-process LRU in front of it.
 APQ_ENABLED = _env_bool("APQ_ENABLED", True)

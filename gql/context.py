@@ -13,6 +13,7 @@ from django.http import HttpRequest
 from graphql import DocumentNode
 
 from persistence.uow import UnitOfWork, UnitOfWorkFactory
+from resolvers_services.post_events import Feed
 from schemas.errors import DomainError, ErrorCode
 from schemas.users import Principal
 
@@ -29,6 +30,9 @@ class Context:
     uow_factory: UnitOfWorkFactory = UnitOfWork
     # The document the pipeline prepared (parsed and validated) for this request.
     document: DocumentNode | None = None
+    # A subscription's feed of the caller's post events, opened by the transport
+    # (gql/streams.py) before the stream is acknowledged.
+    events: Feed | None = None
     # Pages of posts served so far in this request (see take_posts_page).
     _pages: list[int] = field(default_factory=list)
 

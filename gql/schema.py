@@ -8,6 +8,7 @@ from strawberry.types import ExecutionContext
 
 from gql.accounts import AccountMutations, AccountQueries
 from gql.extensions import UsePreparedDocument, tracing_extensions
+from gql.post_events import Subscription
 from gql.posts import PostMutations, PostQueries
 from gql.relay import RelayQueries
 
@@ -33,5 +34,8 @@ class Schema(strawberry.Schema):
 
 
 schema = Schema(
-    query=Query, mutation=Mutation, extensions=[UsePreparedDocument, *tracing_extensions()]
+    query=Query,
+    mutation=Mutation,
+    subscription=Subscription,
+    extensions=[UsePreparedDocument, *tracing_extensions()],
 )

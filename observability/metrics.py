@@ -221,6 +221,18 @@ class Metrics:
             multiprocess_mode="livesum",
             registry=self.registry,
         )
+        # Live updates: subscriptions open now (over the live workers) and events sent.
+        self.streams_open = Gauge(
+            "posts_api_streams_open",
+            "postEvents subscriptions open, over the live workers.",
+            multiprocess_mode="livesum",
+            registry=self.registry,
+        )
+        self.stream_events = Counter(
+            "posts_api_stream_events",
+            "Post events delivered to subscriptions.",
+            registry=self.registry,
+        )
         self._caches_sampled_at = -math.inf
         for cache in ("posts", "response"):
             for result in ("hit", "miss"):
@@ -317,3 +329,13 @@ def record_throttled(kind: str) -> None:
 def record_db_error(kind: str) -> None:
     """A database error or retry of kind ``kind`` (e.g. "unavailable", "retry")."""
     get_metrics().db_errors.labels(_kind(kind)).inc()
+
+
+def record_streams_open(delta: int) -> None:
+    """A subscription opened (+1) or ended (-1) in this process."""
+    get_metrics().streams_open.inc(delta)
+
+
+def record_stream_event() -> None:
+    """One post event was delivered to one subscription."""
+    get_metrics().stream_events.inc()

@@ -378,3 +378,44 @@ class AuthRequestCount(Base):
     def _validate_hits(self, _key: str, value: int) -> int:
         _require(isinstance(value, int) and value >= 1, "hits must be >= 1")
         return value
+
+
+class PostEvent(Base):
+    """An outbox row: a post added or deleted, written in the same transaction as the change."""
+
+    __tablename__ = "post_events"
+    __table_args__ = (
+        CheckConstraint(text("kind IN ('added', 'deleted')"), name="kind_known"),
+        Index("ix_post_events_created_at", "created_at"),
+        Index("ix_post_events_post_id", "post_id"),
+        TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)
+    post_id: Mapped[int] = mapped_column(BigId, nullable=False)
+    # When the post was created (added events: its viewer.posts cursor).
+    post_created_at: Mapped[datetime | None] = mapped_column(Timestamp, nullable=True)
+    # Kept only when an added post is deleted before its event is pruned.
+    text: Mapped[str | None] = mapped_column(PostText, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)
+
+
+class StreamLease(Base):
+    """One open subscription, renewed by its process while open (the per-user cap)."""
+
+    __tablename__ = "stream_leases"
+    __table_args__ = (
+        Index("ix_stream_leases_user_id_expires_at", "user_id", "expires_at"),
+        Index("ix_stream_leases_expires_at", "expires_at"),
+        TABLE_OPTIONS,
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False)

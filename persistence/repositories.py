@@ -28,12 +28,15 @@ from persistence.models import (
     LoginAttempt,
     PersistedQuery,
     Post,
+    PostEvent,
+    StreamLease,
     User,
     UserSession,
 )
 from persistence.reads import OneStatementRead
 from persistence.types import byte_length
 from schemas.ids import PostCursor
+from schemas.post_events import PostEventKind
 from schemas.sessions import SessionIn
 from schemas.throttle import LoginAttempt as LoginAttemptIn
 from schemas.users import Principal
@@ -509,6 +512,20 @@ class SessionRepository:
             )
         )
 
+    def live_among(self, *, session_ids: Sequence[int], now: datetime) -> set[int]:
+        """Those of ``session_ids`` that are live: not ended, not expired, their user there."""
+        if not session_ids:
+            return set()
+        return set(
+            self.session.scalars(
+                select(UserSession.id).where(
+                    UserSession.id.in_(list(session_ids)),
+                    UserSession.ended_at.is_(None),
+                    UserSession.expires_at > now,
+                )
+            )
+        )
+
     def purge(self, *, now: datetime, limit: int) -> int:
         """Delete up to ``limit`` expired or ended sessions; how many went."""
         # MySQL allows no LIMIT in an IN (subquery), and SQLite no DELETE ... LIMIT by
@@ -620,5 +637,157 @@ class AuthRequestRepository:
         self.session.execute(
             delete(AuthRequestCount)
             .where(AuthRequestCount.window_start < cutoff)
+            .execution_options(synchronize_session=False)
+        )
+
+
+# An outbox row as the poller reads it: id, user_id, kind, post_id, post_created_at.
+PostEventRow = Row[int, int, str, int, datetime | None]
+_ADDED = PostEventKind.ADDED.value
+
+
+class PostEventRepository:
+    """The post-events outbox: written with each post change, read by id, pruned by age."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(
+        self,
+        *,
+        user_id: int,
+        kind: PostEventKind,
+        post_id: int,
+        post_created_at: datetime | None,
+        created_at: datetime,
+    ) -> None:
+        """Record a change to ``user_id``'s posts (in the caller's transaction)."""
+        self.session.connection().execute(
+            insert(PostEvent),
+            {
+                "user_id": user_id,
+                "kind": kind.value,
+                "post_id": post_id,
+                "post_created_at": post_created_at,
+                "created_at": created_at,
+            },
+        )
+
+    def keep_text(self, *, post_id: int) -> None:
+        """Copy a post's text into its added event, if that event is still kept, before
+        the post is deleted: a subscriber that has not read the event yet still gets it."""
+        self.session.execute(
+            update(PostEvent)
+            .where(PostEvent.post_id == post_id, PostEvent.kind == _ADDED)
+            .values(text=select(Post.text).where(Post.id == post_id).scalar_subquery())
+            .execution_options(synchronize_session=False)
+        )
+
+    def since(self, *, after: int, also: Sequence[int], limit: int) -> list[PostEventRow]:
+        """Events with an id over ``after`` or in ``also``, in id order, at most ``limit``."""
+        condition = PostEvent.id > after
+        if also:
+            condition = condition | PostEvent.id.in_(list(also))
+        query = (
+            select(
+                PostEvent.id,
+                PostEvent.user_id,
+                PostEvent.kind,
+                PostEvent.post_id,
+                PostEvent.post_created_at,
+            )
+            .where(condition)
+            .order_by(PostEvent.id)
+            .limit(limit)
+        )
+        return list(self.session.execute(query).tuples())  # type: ignore[arg-type]
+
+    def texts(self, event_ids: Sequence[int]) -> dict[int, str]:
+        """The text of each added event's post: the post's, or the copy kept at its deletion."""
+        if not event_ids:
+            return {}
+        query = (
+            select(PostEvent.id, func.coalesce(Post.text, PostEvent.text))
+            .outerjoin(Post, Post.id == PostEvent.post_id)
+            .where(PostEvent.id.in_(list(event_ids)))
+        )
+        return {int(event_id): text for event_id, text in self.session.execute(query) if text}
+
+    def last_id(self) -> int:
+        """The highest event id so far (0 for none)."""
+        return int(self.session.scalar(select(func.coalesce(func.max(PostEvent.id), 0))) or 0)
+
+    def prune(self, *, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` events recorded before ``before``; how many went."""
+        ids = list(
+            self.session.scalars(
+                select(PostEvent.id).where(PostEvent.created_at < before).limit(limit)
+            )
+        )
+        if ids:
+            self.session.execute(
+                delete(PostEvent)
+                .where(PostEvent.id.in_(ids))
+                .execution_options(synchronize_session=False)
+            )
+        return len(ids)
+
+
+class StreamLeaseRepository:
+    """Leases of open subscriptions: counted per user, renewed while open, lapsing after."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def lock_user(self, user_id: int) -> bool:
+        """Lock the user's row (opens for one user queue here); False when it is gone."""
+        found = self.session.scalar(select(User.id).where(User.id == user_id).with_for_update())
+        return found is not None
+
+    def count_live(self, *, user_id: int, now: datetime) -> int:
+        """How many of the user's leases have not lapsed."""
+        return int(
+            self.session.scalar(
+                select(func.count())
+                .select_from(StreamLease)
+                .where(StreamLease.user_id == user_id, StreamLease.expires_at > now)
+            )
+            or 0
+        )
+
+    def add(self, *, user_id: int, expires_at: datetime) -> int:
+        """Insert a lease and return its id."""
+        result = self.session.connection().execute(
+            insert(StreamLease), {"user_id": user_id, "expires_at": expires_at}
+        )
+        (lease_id,) = result.inserted_primary_key or (None,)
+        if lease_id is None:
+            raise RuntimeError("the database returned no id for the new lease")
+        return int(lease_id)
+
+    def renew(self, *, lease_ids: Sequence[int], expires_at: datetime) -> None:
+        """Push the leases' expiry to ``expires_at``."""
+        if lease_ids:
+            self.session.execute(
+                update(StreamLease)
+                .where(StreamLease.id.in_(list(lease_ids)))
+                .values(expires_at=expires_at)
+                .execution_options(synchronize_session=False)
+            )
+
+    def delete(self, lease_ids: Sequence[int]) -> None:
+        """Drop the leases (their streams ended)."""
+        if lease_ids:
+            self.session.execute(
+                delete(StreamLease)
+                .where(StreamLease.id.in_(list(lease_ids)))
+                .execution_options(synchronize_session=False)
+            )
+
+    def purge(self, *, before: datetime) -> None:
+        """Drop leases that lapsed before ``before`` (their process died)."""
+        self.session.execute(
+            delete(StreamLease)
+            .where(StreamLease.expires_at < before)
             .execution_options(synchronize_session=False)
         )

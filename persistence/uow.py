@@ -17,8 +17,10 @@ from persistence.repositories import (
     KnownAddressRepository,
     LoginAttemptRepository,
     PersistedQueryRepository,
+    PostEventRepository,
     PostRepository,
     SessionRepository,
+    StreamLeaseRepository,
     UserRepository,
 )
 from schemas.users import Principal
@@ -59,6 +61,8 @@ class UnitOfWork:
     sessions: SessionRepository
     known_addresses: KnownAddressRepository
     auth_requests: AuthRequestRepository
+    post_events: PostEventRepository
+    stream_leases: StreamLeaseRepository
 
     def __init__(self, session_factory: sessionmaker[Session] | None = None) -> None:
         self._session_factory = session_factory
@@ -74,6 +78,8 @@ class UnitOfWork:
         self.sessions = SessionRepository(self._session)
         self.known_addresses = KnownAddressRepository(self._session)
         self.auth_requests = AuthRequestRepository(self._session)
+        self.post_events = PostEventRepository(self._session)
+        self.stream_leases = StreamLeaseRepository(self._session)
         return self
 
     def __exit__(

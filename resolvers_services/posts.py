@@ -15,6 +15,7 @@ from resolvers_services.post_cache import get_posts_cache
 from resolvers_services.transactions import retry_transaction
 from schemas.errors import DomainError, ErrorCode
 from schemas.ids import POST_TYPE, USER_TYPE, NodeRef
+from schemas.post_events import PostEventKind
 from schemas.posts import (
     JsonText,
     PostCreateInput,
@@ -94,6 +95,14 @@ def _create(uow: UnitOfWork, *, user: Principal, text: str, size: int) -> PostOu
             raise _quota_exceeded(uow, user, size)
         created_at = utcnow()
         post_id = uow.posts.add(user_id=user.id, text=text, created_at=created_at)
+        # The outbox row, last before the commit (subscribers: resolvers_services/post_events.py).
+        uow.post_events.add(
+            user_id=user.id,
+            kind=PostEventKind.ADDED,
+            post_id=post_id,
+            post_created_at=created_at,
+            created_at=created_at,
+        )
         uow.commit()
     return PostOut.from_row(id=post_id, text=text, created_at=created_at.replace(tzinfo=UTC))
 
@@ -182,9 +191,17 @@ def _delete(uow: UnitOfWork, *, user: Principal, post_id: int) -> None:
     with uow:
         if not uow.users.release_post(user_id=user.id, post_id=post_id):
             raise _gone()
+        uow.post_events.keep_text(post_id=post_id)
         if not uow.posts.delete(post_id=post_id, user_id=user.id):
             # Leaving without a commit rolls the version bump back: nothing changed.
             raise DomainError(ErrorCode.NOT_FOUND, POST_NOT_FOUND, fields={"postId": "not found"})
+        uow.post_events.add(
+            user_id=user.id,
+            kind=PostEventKind.DELETED,
+            post_id=post_id,
+            post_created_at=None,
+            created_at=utcnow(),
+        )
         uow.commit()
 
 

@@ -117,3 +117,10 @@ def _positive(value: object) -> int:
     if value.startswith("0"):
         raise ValueError("not a canonical id")
     return int(value)
+
+
+def access_token_expiry(token: str) -> float:
+    """When a token that :func:`access_claims` accepted expires (``exp``, epoch seconds):
+    a live stream ends then."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return float(claims["exp"])

@@ -119,9 +119,9 @@ def test_a_connection_page_is_one_indexed_query(
     assert len(run) == 2, run  # the caller's row (with the total), then the page
 
 
-def test_add_post_runs_three_statements(api: Api, posting: str, statements: Statements) -> None:
+def test_add_post_runs_four_statements(api: Api, posting: str, statements: Statements) -> None:
     run = statements.during(lambda: api.add_post("counted", token=posting))
-    assert len(run) == 3, run  # the caller, the quota-checked reservation, the insert
+    assert len(run) == 4, run  # the caller, the quota-checked reservation, the insert, its event
 
 
 def test_a_total_count_alone_reads_no_page(api: Api, posting: str, statements: Statements) -> None:
@@ -134,13 +134,15 @@ def test_a_payloads_total_count_is_one_read_of_the_users_row(
     api: Api, posting: str, statements: Statements
 ) -> None:
     run = statements.during(lambda: api.post(ADD_COUNTED, {"t": "counted"}, token=posting))
-    assert len(run) == 4, run  # addPost's three, then the count after it (no page)
+    assert len(run) == 5, run  # addPost's four, then the count after it (no page)
 
 
-def test_delete_post_runs_four_statements(api: Api, posting: str, statements: Statements) -> None:
+def test_delete_post_runs_six_statements(api: Api, posting: str, statements: Statements) -> None:
     post_id = api.posts(posting)[0]["id"]
     run = statements.during(lambda: api.delete_post(post_id, token=posting))
-    assert len(run) == 4, run  # the caller, the user-row lock, the totals, the delete
+    # the caller, the user-row lock, the totals, the text kept for a pending added event,
+    # the delete, its event
+    assert len(run) == 6, run
 
 
 def test_a_document_that_needs_no_caller_runs_no_statement(

@@ -1,0 +1,696 @@
+"""Subscriptions over HTTP streams and WebSocket: Strawberry's own transports, hosted on RSGI.
+
+Strawberry's ``AsyncBaseHTTPView`` implements graphql-sse ("distinct connections":
+``POST`` with ``Accept: text/event-stream``), Apollo's multipart subscriptions
+(``Accept: multipart/mixed;subscriptionSpec="1.0"``, a heartbeat part) and
+graphql-transport-ws; its integrations (``strawberry/asgi``,
+``strawberry/litestar``) are thin adapters over it. This module is that adapter
+for the RSGI bridge (config/bridge.py routes streaming requests and WebSocket
+upgrades on /graphql here): a request adapter, a WebSocket adapter, and the view.
+Everything runs on the event loop; an open stream holds no thread.
+
+The document rules of queries hold for subscriptions: the schema the view hands
+its transports is :class:`GuardedSchema`, whose ``stream`` runs the request
+pipeline's steps (persisted and trusted documents, the never-seen-document
+budget, the caps, validation, the caller) on a short-lived executor thread,
+opens the caller's event feed (the per-user cap), and only then lets Strawberry
+execute the prepared document. A refusal is the stream's one error, with the
+contract's code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, TypeGuard
+from urllib.parse import parse_qsl
+
+from cross_web import AsyncHTTPRequestAdapter, FormData
+from django.http import HttpRequest
+from graphql import GraphQLError
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.async_base_view import AsyncBaseHTTPView, AsyncWebSocketAdapter
+from strawberry.http.exceptions import (
+    NonJsonMessageReceived,
+    NonTextMessageReceived,
+    WebSocketDisconnected,
+)
+from strawberry.subscriptions import (
+    GRAPHQL_SSE_PROTOCOL,
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
+from strawberry.types import ExecutionResult
+from strawberry.types.execution import PreExecutionError
+from strawberry.types.graphql import OperationType
+
+from gql.context import Context
+from gql.errors import shape_error
+from gql.pipeline import Pipeline, get_pipeline
+from gql.pipeline.body import Body, _persisted_hash
+from gql.pipeline.caller import caller, header_token
+from gql.pipeline.prepared import Operation, choose
+from gql.pipeline.refusal import Refusal
+from gql.schema import schema as app_schema
+from observability.context import new_request_id, request_id_from
+from observability.metrics import record_stream_event, record_streams_open
+from persistence.uow import UnitOfWork
+from resolvers_services.accounts import user_authenticate
+from resolvers_services.post_events import PostEventHub
+from resolvers_services.tokens import access_token_expiry
+from schemas.errors import DomainError, ErrorCode
+from schemas.users import Principal
+
+log = logging.getLogger("gql.streams")
+access_log = logging.getLogger("posts_api.access")
+
+WS_CONNECTION_INIT_SECONDS = 10
+DRAIN_CHECK_SECONDS = 0.5
+ONLY_SUBSCRIPTIONS = (
+    "Only subscriptions run over this transport; send queries and mutations as POST "
+    "application/json"
+)
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclass(slots=True)
+class StreamRequest:
+    """An HTTP request as the bridge read it (its body whole)."""
+
+    method: str
+    path: str
+    query_string: str
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+    client: str
+    request_id: str
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass(slots=True)
+class SocketRequest:
+    """A WebSocket upgrade as granian hands it over, and the connection once accepted."""
+
+    protocol: Any  # granian's RSGIWebsocketProtocol
+    headers: Mapping[str, str]
+    subprotocols: tuple[str, ...]
+    client: str
+    request_id: str
+    transport: Any = None  # granian's RSGIWebsocketTransport, after accept()
+    started: float = field(default_factory=time.monotonic)
+
+
+@dataclass(slots=True)
+class StreamResponse:
+    """What the view answers: a whole body, or a stream of text chunks."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes = b""
+    chunks: AsyncIterator[str] | None = None
+
+
+class StreamRequestAdapter(AsyncHTTPRequestAdapter):
+    """cross_web's view of a :class:`StreamRequest`."""
+
+    def __init__(self, request: StreamRequest) -> None:
+        self.request = request
+
+    @property
+    def query_params(self) -> Mapping[str, str | None]:
+        return dict(parse_qsl(self.request.query_string))
+
+    @property
+    def path_params(self) -> Mapping[str, Any]:
+        return {}
+
+    @property
+    def method(self) -> Any:
+        return self.request.method.upper()
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self.request.headers
+
+    @property
+    def content_type(self) -> str | None:
+        return self.request.headers.get("content-type")
+
+    @property
+    def url(self) -> str:
+        return self.request.path
+
+    @property
+    def cookies(self) -> Mapping[str, str]:
+        return {}
+
+    async def get_body(self) -> bytes:
+        return self.request.body
+
+    async def get_form_data(self) -> FormData:
+        raise ValueError("form data is not accepted here")
+
+
+class RSGIWebSocketAdapter(AsyncWebSocketAdapter):
+    """Strawberry's WebSocket interface over granian's RSGI WebSocket transport."""
+
+    def __init__(self, view: StreamView, request: SocketRequest, response: SocketRequest) -> None:
+        super().__init__(view)  # type: ignore[arg-type] # Strawberry's hint fixes Context to None
+        self.socket = response
+        self.closed = False
+
+    async def iter_json(
+        self, *, ignore_parsing_errors: bool = False
+    ) -> AsyncGenerator[object, None]:
+        while not self.closed:
+            try:
+                message = await self.socket.transport.receive()
+            except Exception:  # noqa: BLE001 - the connection is gone, however granian says it
+                return
+            if message.kind == 0:  # close
+                return
+            if message.kind != 2:  # bytes
+                raise NonTextMessageReceived
+            try:
+                yield self.view.decode_json(message.data)
+            except json.JSONDecodeError as error:
+                if not ignore_parsing_errors:
+                    raise NonJsonMessageReceived from error
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        if self.closed:
+            raise WebSocketDisconnected
+        try:
+            await self.socket.transport.send_str(json.dumps(message, separators=(",", ":")))
+        except Exception as error:  # the client left
+            raise WebSocketDisconnected from error
+
+    async def close(self, code: int, reason: str) -> None:
+        if not self.closed:
+            self.closed = True
+            self.socket.protocol.close(code)
+
+
+# --------------------------------------------------------------------------- the guarded schema
+
+
+@dataclass(slots=True)
+class _Admitted:
+    """A subscription the pipeline let through: its document, variables and caller."""
+
+    text: str
+    document: Any
+    variables: dict[str, Any]
+    operation: Operation
+    principal: Principal
+    token: str
+
+
+class GuardedSchema:
+    """What the view's transports execute with: the app's schema behind the request
+    pipeline's document rules and the caller check, each stream opening its feed."""
+
+    def __init__(self, hub: PostEventHub, pipeline: Callable[[], Pipeline] = get_pipeline) -> None:
+        self.hub = hub
+        self.pipeline = pipeline
+        self.config = app_schema.config
+
+    async def stream(  # noqa: PLR0917 - Strawberry's Schema.stream signature, which transports call
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> AsyncGenerator[ExecutionResult, None]:
+        """The stream of one subscription, or of its one refusal."""
+        connection: dict[str, Any] = context_value or {}
+        request: StreamRequest | SocketRequest = connection["request"]
+        body_data = {
+            "query": query,
+            "variables": variable_values,
+            "operationName": operation_name,
+            "extensions": operation_extensions,
+        }
+        loop = asyncio.get_running_loop()
+        stats = _StreamStats(request=request, transport=connection.get("transport", "ws"))
+        try:
+            admitted = await loop.run_in_executor(
+                None, self._admit, body_data, request, connection.get("token")
+            )
+            stats.operation_name = admitted.operation.name
+            stats.user_id = admitted.principal.id
+            feed = await self.hub.open(
+                user=admitted.principal, expires_at=access_token_expiry(admitted.token)
+            )
+        except Refusal as refusal:
+            stats.outcome = refusal.code.value
+            stats.log()
+            return _refused(refusal.message, {"code": refusal.code.value, **refusal.extensions})
+        except DomainError as error:
+            stats.outcome = error.code.value
+            stats.log()
+            return _refused(error.message, error.extensions())
+        context = Context(
+            request=_django_request(request, admitted.token),
+            auth=admitted.principal,
+            document=admitted.document,
+            events=feed,
+        )
+        results = await app_schema.stream(
+            admitted.text,
+            variable_values=admitted.variables,
+            context_value=context,
+            operation_name=operation_name,
+            allowed_operation_types=(OperationType.SUBSCRIPTION,),
+        )
+        return _shaped(results, feed.close, stats, lambda: feed.delivered)
+
+    def _admit(
+        self, data: dict[str, Any], request: StreamRequest | SocketRequest, ws_token: str | None
+    ) -> _Admitted:
+        """The pipeline's steps up to the caller (runs on an executor thread)."""
+        pipeline = self.pipeline()
+        body = _body(data)
+        source = pipeline.documents.source(body)
+        if not source.looked_up and not pipeline.prepared.holds(source.sha256):
+            pipeline.budget.spend(source=request.client)
+        prepared = pipeline.prepared.get(source.text, source.sha256, pipeline.limits)
+        operation = choose(prepared, body.operation_name)
+        if operation.kind != "subscription":
+            raise Refusal(ErrorCode.BAD_USER_INPUT, ONLY_SUBSCRIPTIONS)
+        if source.register:
+            pipeline.documents.store.register(
+                uow=UnitOfWork(), sha256=source.sha256, document=source.text
+            )
+        variables = {
+            name: value
+            for name, value in (body.variables or {}).items()
+            if name in operation.variables
+        }
+        django_request = _django_request(request, ws_token)
+        auth = caller(django_request, operation, variables)
+        if isinstance(auth, DomainError):
+            raise auth
+        token = header_token(django_request) or _argument_token(operation, variables)
+        if token is None:
+            raise DomainError(ErrorCode.UNAUTHENTICATED, "Authentication required")
+        return _Admitted(
+            text=source.text,
+            document=prepared.document,
+            variables=variables,
+            operation=operation,
+            principal=auth,
+            token=token,
+        )
+
+
+def _body(data: Mapping[str, Any]) -> Body:
+    query, variables = data.get("query"), data.get("variables")
+    operation_name, extensions = data.get("operationName"), data.get("extensions")
+    if query is not None and not isinstance(query, str):
+        raise Refusal(ErrorCode.BAD_USER_INPUT, "'query' must be a string")
+    if variables is not None and not isinstance(variables, dict):
+        raise Refusal(ErrorCode.BAD_USER_INPUT, "'variables' must be an object")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise Refusal(ErrorCode.BAD_USER_INPUT, "'operationName' must be a string")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise Refusal(ErrorCode.BAD_USER_INPUT, "'extensions' must be an object")
+    return Body(
+        query=query,
+        variables=variables,
+        operation_name=operation_name,
+        persisted_hash=_persisted_hash(extensions),
+    )
+
+
+def _argument_token(operation: Operation, variables: Mapping[str, Any]) -> str | None:
+    for literal in operation.token_literals:
+        return literal
+    for name, default in operation.token_variables:
+        value = variables.get(name, default)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def _django_request(request: StreamRequest | SocketRequest, ws_token: str | None) -> HttpRequest:
+    """The little of a Django request the caller step and the context read."""
+    django_request = HttpRequest()
+    django_request.META["REMOTE_ADDR"] = request.client
+    if isinstance(request, StreamRequest):
+        authorization = request.headers.get("authorization")
+        if authorization is not None:
+            django_request.META["HTTP_AUTHORIZATION"] = authorization
+    elif ws_token is not None:
+        django_request.META["HTTP_AUTHORIZATION"] = f"Bearer {ws_token}"
+    return django_request
+
+
+async def _refused(
+    message: str, extensions: dict[str, Any]
+) -> AsyncGenerator[ExecutionResult, None]:
+    yield PreExecutionError(data=None, errors=[GraphQLError(message, extensions=extensions)])
+
+
+@dataclass(slots=True)
+class _StreamStats:
+    """What the stream's access line says."""
+
+    request: StreamRequest | SocketRequest
+    transport: str
+    operation_name: str | None = None
+    user_id: int | None = None
+    outcome: str = "OK"
+    events: int = 0
+
+    def log(self) -> None:
+        duration_ms = round((time.monotonic() - self.request.started) * 1000, 1)
+        access_log.info(
+            "STREAM /graphql %s %.1fms %s user=%s events=%d outcome=%s",
+            self.transport,
+            duration_ms,
+            self.operation_name or "-",
+            self.user_id if self.user_id is not None else "-",
+            self.events,
+            self.outcome,
+            extra={
+                "request_id": self.request.request_id,
+                "path": "/graphql",
+                "transport": self.transport,
+                "duration_ms": duration_ms,
+                "operation_name": self.operation_name,
+                "operation_type": "subscription",
+                "user_id": self.user_id,
+                "events": self.events,
+                "outcome": self.outcome,
+            },
+        )
+
+
+async def _shaped(
+    results: AsyncGenerator[Any, None],
+    close: Callable[[], None],
+    stats: _StreamStats,
+    delivered: Callable[[], int],
+) -> AsyncGenerator[ExecutionResult, None]:
+    """The results with the contract's error shape; the feed closed and the stream
+    logged however it ends."""
+    try:
+        async for result in results:
+            if not result.errors:
+                yield result
+                continue
+            errors = [shape_error(error) for error in result.errors]
+            stats.outcome = str((errors[0].extensions or {}).get("code", "OK"))
+            yield ExecutionResult(data=result.data, errors=errors, extensions=result.extensions)
+    finally:
+        close()
+        await results.aclose()
+        stats.events = delivered()
+        stats.log()
+
+
+# --------------------------------------------------------------------------- the view
+
+
+class StreamView(
+    AsyncBaseHTTPView[
+        StreamRequest,
+        StreamResponse,
+        StreamResponse,
+        SocketRequest,
+        SocketRequest,
+        dict[str, Any],
+        None,
+    ]
+):
+    """Strawberry's streaming transports, on RSGI."""
+
+    allow_queries_via_get = False
+    graphql_ide = None
+    request_adapter_class = StreamRequestAdapter
+    websocket_adapter_class = RSGIWebSocketAdapter  # type: ignore[assignment]
+    protocols = (
+        GRAPHQL_TRANSPORT_WS_PROTOCOL,
+        GRAPHQL_SSE_PROTOCOL,
+        MULTIPART_SUBSCRIPTION_PROTOCOL,
+    )
+    connection_init_wait_timeout = timedelta(seconds=WS_CONNECTION_INIT_SECONDS)
+    max_subscriptions_per_connection = 10
+
+    def __init__(self, hub: PostEventHub) -> None:
+        self.hub = hub
+        self.schema = GuardedSchema(hub)  # type: ignore[assignment]
+
+    async def get_root_value(self, request: StreamRequest | SocketRequest) -> None:
+        return None
+
+    async def get_context(
+        self, request: StreamRequest | SocketRequest, response: StreamResponse | SocketRequest
+    ) -> dict[str, Any]:
+        transport = "ws"
+        if isinstance(request, StreamRequest):
+            accept = request.headers.get("accept", "")
+            transport = "sse" if "text/event-stream" in accept else "multipart"
+        return {"request": request, "transport": transport, "token": None}
+
+    async def get_sub_response(self, request: StreamRequest) -> StreamResponse:
+        return StreamResponse(status=200, headers=[])
+
+    def create_response(self, response_data: Any, sub_response: StreamResponse) -> StreamResponse:
+        body = json.dumps(response_data, separators=(",", ":")).encode()
+        return StreamResponse(status=200, headers=[("content-type", "application/json")], body=body)
+
+    async def create_streaming_response(
+        self,
+        request: StreamRequest,
+        stream: Callable[[], AsyncGenerator[str, None]],
+        sub_response: StreamResponse,
+        headers: Mapping[str, str],
+    ) -> StreamResponse:
+        return StreamResponse(
+            status=200,
+            headers=[*sub_response.headers, *headers.items()],
+            chunks=stream(),
+        )
+
+    async def render_graphql_ide(self, request: StreamRequest) -> StreamResponse:
+        return StreamResponse(status=404, headers=[])
+
+    def is_websocket_request(
+        self, request: StreamRequest | SocketRequest
+    ) -> TypeGuard[SocketRequest]:
+        return isinstance(request, SocketRequest)
+
+    async def pick_websocket_subprotocol(self, request: SocketRequest) -> str | None:
+        return next((p for p in request.subprotocols if p in self.websocket_subprotocols), None)
+
+    async def create_websocket_response(
+        self, request: SocketRequest, subprotocol: str | None
+    ) -> SocketRequest:
+        request.transport = await request.protocol.accept()
+        return request
+
+    def get_websocket_headers(self, request: SocketRequest) -> Mapping[str, str]:
+        return request.headers
+
+    async def reject_websocket(self, request: SocketRequest) -> SocketRequest:
+        request.protocol.close(1008)
+        return request
+
+    async def on_ws_connect(self, context: dict[str, Any]) -> None:
+        """The caller of a WebSocket: ``connection_init``'s token, checked once (4403 if bad)."""
+        params = context.get("connection_params") or {}
+        token = _connection_token(params)
+        if token is None:
+            raise ConnectionRejectionError
+        try:
+            await asyncio.get_running_loop().run_in_executor(
+                None, lambda: user_authenticate(uow=UnitOfWork(), token=token)
+            )
+        except DomainError:
+            raise ConnectionRejectionError from None
+        context["token"] = token
+
+    def decode_json(self, data: str | bytes) -> object:
+        return json.loads(data)
+
+
+def _connection_token(params: Mapping[str, Any]) -> str | None:
+    token = params.get("token")
+    if isinstance(token, str) and token:
+        return token
+    authorization = params.get("Authorization", params.get("authorization"))
+    if isinstance(authorization, str):
+        scheme, _, value = authorization.strip().partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+    return None
+
+
+# --------------------------------------------------------------------------- RSGI
+
+
+def wants_stream(scope: Any) -> bool:
+    """Whether an RSGI request is a subscription for this module: a WebSocket on /graphql,
+    or a POST to /graphql that accepts an event stream or multipart subscription."""
+    if scope.path != "/graphql":
+        return False
+    if scope.proto == "ws":
+        return True
+    if scope.proto != "http" or scope.method != "POST":
+        return False
+    accept = (scope.headers.get("accept") or "").lower()
+    return "text/event-stream" in accept or (
+        "multipart/mixed" in accept and "subscriptionspec" in accept
+    )
+
+
+def _headers(scope: Any) -> dict[str, str]:
+    return {name.lower(): ",".join(scope.headers.get_all(name)) for name in scope.headers.keys()}  # noqa: SIM118
+
+
+def _client(scope: Any) -> str:
+    return str(scope.client).rpartition(":")[0].strip("[]")[:45] or "unknown"
+
+
+async def _send_all(chunks: AsyncIterator[str], transport: Any) -> None:
+    with contextlib.suppress(Exception):  # the client left: the stream's finally logs it
+        async for chunk in chunks:
+            await transport.send_str(chunk)
+
+
+class Streams:
+    """The process's subscription transports and their hub (built once per worker)."""
+
+    def __init__(self, hub: PostEventHub) -> None:
+        self.hub = hub
+        self.view = StreamView(hub)
+        self._watch: asyncio.Task[None] | None = None
+
+    @classmethod
+    def start(
+        cls,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        max_per_user: int,
+        draining: Callable[[], bool] = lambda: False,
+    ) -> Streams:
+        """Build the hub and start its reader, and a watch for the instance draining
+        (SIGTERM), on ``loop``."""
+        hub = PostEventHub(
+            max_per_user=max_per_user,
+            on_open_change=record_streams_open,
+            on_delivered=record_stream_event,
+        )
+        streams = cls(hub)
+        loop.call_soon(hub.start)
+        streams._watch = loop.create_task(streams._watch_drain(draining))
+        return streams
+
+    async def _watch_drain(self, draining: Callable[[], bool]) -> None:
+        while not draining():
+            await asyncio.sleep(DRAIN_CHECK_SECONDS)
+        self.drain()
+
+    async def serve(
+        self, scope: Any, protocol: Any, read_body: Callable[[Any, Any], Awaitable[bytes]]
+    ) -> None:
+        """Serve what :func:`wants_stream` chose: a WebSocket, or a streaming POST whose
+        body ``read_body`` reads (within the bridge's size and time bounds)."""
+        if scope.proto == "ws":
+            await self.serve_websocket(scope, protocol)
+            return
+        try:
+            body = await read_body(scope, protocol)
+        except Exception as refusal:  # noqa: BLE001 - the bridge's refusal (413, 408...) or the client gone
+            status = getattr(refusal, "status", None)
+            if status is not None:
+                headers = [("content-type", "application/json"), ("connection", "close")]
+                protocol.response_bytes(status, headers, refusal.body)  # type: ignore[attr-defined]
+            return
+        await self.serve_http(scope, protocol, body)
+
+    async def serve_http(self, scope: Any, protocol: Any, body: bytes) -> None:
+        """Answer a streaming POST: Strawberry's SSE or multipart transport."""
+        headers = _headers(scope)
+        request_id = request_id_from(headers.get("x-request-id"))
+        request = StreamRequest(
+            method=scope.method,
+            path=scope.path,
+            query_string=scope.query_string,
+            headers=headers,
+            body=body,
+            client=_client(scope),
+            request_id=request_id,
+        )
+        try:
+            response = await self.view.run(request)
+        except Exception as error:
+            status = getattr(error, "status_code", 500)
+            message = getattr(error, "reason", "Internal server error")
+            if status == 500:
+                log.exception("stream failed")
+            code = ErrorCode.BAD_USER_INPUT if status < 500 else ErrorCode.INTERNAL_SERVER_ERROR
+            payload = {"errors": [{"message": message, "extensions": {"code": code.value}}]}
+            response = StreamResponse(
+                status=status,
+                headers=[("content-type", "application/json")],
+                body=json.dumps(payload).encode(),
+            )
+        extra = [("x-request-id", request_id), ("cache-control", "no-store")]
+        if response.chunks is None:
+            protocol.response_bytes(response.status, [*response.headers, *extra], response.body)
+            return
+        names = {name.lower() for name, _ in response.headers}
+        transport = protocol.response_stream(
+            response.status,
+            [*response.headers, *(h for h in extra if h[0] not in names)],
+        )
+        chunks = response.chunks
+        sending = asyncio.ensure_future(_send_all(chunks, transport))
+        # A client that leaves is noticed at once, not at the next event or heartbeat.
+        gone = asyncio.ensure_future(protocol.client_disconnect())
+        try:
+            await asyncio.wait({sending, gone}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sending, gone):
+                task.cancel()
+            await asyncio.gather(sending, gone, return_exceptions=True)
+            await chunks.aclose()  # type: ignore[attr-defined]
+
+    async def serve_websocket(self, scope: Any, protocol: Any) -> None:
+        """Serve a WebSocket on /graphql: Strawberry's graphql-transport-ws handler."""
+        headers = _headers(scope)
+        requested = tuple(
+            p.strip() for p in headers.get("sec-websocket-protocol", "").split(",") if p.strip()
+        )
+        request = SocketRequest(
+            protocol=protocol,
+            headers=headers,
+            subprotocols=requested,
+            client=_client(scope),
+            request_id=request_id_from(headers.get("x-request-id")) or new_request_id(),
+        )
+        await self.view.run(request)
+
+    def drain(self) -> None:
+        """End every open stream cleanly (SIGTERM)."""
+        self.hub.drain()
+
+    async def stop(self) -> None:
+        """End every stream and the hub's reader."""
+        if self._watch is not None:
+            self._watch.cancel()
+        await self.hub.stop()

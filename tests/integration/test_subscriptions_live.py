@@ -1,0 +1,126 @@
+"""postEvents on live servers: across two instances sharing the database, session and
+token lifetimes, and the per-user cap (graphql-sse's distinct-connections mode, read
+by tests/sse.py; the real client libraries: test_subscription_clients.py)."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+import pytest
+
+from tests.live_server import SHARED_JWT_SECRET, Server, server_env, serving, serving_two
+from tests.sse import SSEStream
+
+pytestmark = pytest.mark.slow
+
+SIGNUP = "mutation($e: String!, $p: String!) { signup(email: $e, password: $p) { token } }"
+ADD = "mutation($t: String!) { addPost(text: $t) { postId postEdge { cursor } } }"
+DELETE = "mutation($p: ID!) { deletePost(postId: $p) { postId } }"
+PASSWORD = "correct horse battery staple"
+
+
+def _signup(server: Server, email: str) -> str:
+    body = server.graphql(SIGNUP, {"e": email, "p": PASSWORD})
+    assert "errors" not in body, body
+    token: str = body["data"]["signup"]["token"]
+    return token
+
+
+def _add(server: Server, token: str, text: str) -> dict[str, str]:
+    body = server.graphql(ADD, {"t": text}, token=token)
+    assert "errors" not in body, body
+    return {"id": body["data"]["addPost"]["postId"], **body["data"]["addPost"]["postEdge"]}
+
+
+def test_events_from_another_instance_arrive_in_order_once_and_only_the_callers(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = server_env(database_url, tmp_path / "var")
+    with serving_two(env, tmp_path, threads=2) as (a, b):
+        token = _signup(a, "live@example.com")
+        other = _signup(a, "other@example.com")
+        before = _add(b, token, "before the subscription")
+        with SSEStream(a.port, token=token) as stream:
+            assert stream.status == 200
+            assert stream.headers["content-type"] == "text/event-stream"
+            _add(b, other, "someone else's")
+            first = _add(b, token, "first")
+            answered = time.monotonic()
+            kind, event = stream.next_event()
+            latency = time.monotonic() - answered
+            second = _add(b, token, "second")
+            b.graphql(DELETE, {"p": first["id"]}, token=token)
+            received = [event, stream.next_event()[1], stream.next_event()[1]]
+        assert kind == "next"
+        assert latency < 1.0
+        added = [e["data"]["postEvents"] for e in received]  # type: ignore[index]
+        assert added[0]["__typename"] == "PostAdded"
+        assert added[0]["post"]["id"] == first["id"]
+        assert added[0]["post"]["text"] == "first"
+        assert added[0]["postEdge"] == {"cursor": first["cursor"], "node": {"id": first["id"]}}
+        assert added[1]["post"]["id"] == second["id"]
+        assert added[2] == {"__typename": "PostDeleted", "deletedPostId": first["id"]}
+        assert before["id"] not in str(received)
+
+
+def test_logout_on_one_instance_ends_the_stream_on_the_other_within_two_seconds(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = server_env(database_url, tmp_path / "var")
+    with serving_two(env, tmp_path, threads=2) as (a, b):
+        token = _signup(a, "leaving@example.com")
+        with SSEStream(a.port, token=token) as stream:
+            assert "errors" not in b.graphql("mutation { logout { endedSessions } }", token=token)
+            ended = time.monotonic()
+            kind, event = stream.next_event()
+            took = time.monotonic() - ended
+            assert kind == "next"
+            assert event is not None
+            assert event["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+            assert stream.next_event()[0] == "complete"
+        assert took < 2.0
+
+
+def test_a_stream_ends_when_its_token_expires(database_url: str, tmp_path: Path) -> None:
+    with serving(server_env(database_url, tmp_path / "var"), tmp_path / "server.log") as server:
+        claims = jwt.decode(
+            _signup(server, "expiring@example.com"), options={"verify_signature": False}
+        )
+        now = datetime.now(UTC).replace(microsecond=0)
+        short = jwt.encode(
+            {**claims, "iat": now, "nbf": now, "exp": now + timedelta(seconds=3)},
+            SHARED_JWT_SECRET,
+            algorithm="HS256",
+        )
+        with SSEStream(server.port, token=short) as stream:
+            kind, event = stream.next_event()
+            lasted = time.monotonic() - stream.acknowledged
+        assert kind == "next"
+        assert event is not None
+        assert event["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert 1.0 < lasted < 5.0
+
+
+def test_past_the_per_user_cap_a_subscription_is_rate_limited_on_any_worker(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = server_env(database_url, tmp_path / "var", SUBSCRIPTIONS_MAX_PER_USER="3")
+    with serving(env, tmp_path / "server.log", workers=2) as server:
+        token = _signup(server, "many@example.com")
+        streams = [SSEStream(server.port, token=token) for _ in range(3)]
+        try:
+            with SSEStream(server.port, token=token) as refused:
+                _, event = refused.next_event()
+            assert event is not None
+            assert event["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+            streams.pop().close()
+            time.sleep(0.5)  # the closed stream's lease goes at the hub's next tick
+            with SSEStream(server.port, token=token) as admitted:
+                _add(server, token, "counted again")
+                assert admitted.next_event()[0] == "next"
+        finally:
+            for stream in streams:
+                stream.close()

@@ -53,7 +53,7 @@ from strawberry.types.graphql import OperationType
 from gql.context import Context
 from gql.errors import shape_error
 from gql.pipeline import Pipeline, get_pipeline
-from gql.pipeline.body import Body, _persisted_hash
+from gql.pipeline.body import body_from
 from gql.pipeline.caller import caller, header_token
 from gql.pipeline.prepared import Operation, choose
 from gql.pipeline.refusal import Refusal
@@ -281,7 +281,7 @@ class GuardedSchema:
     ) -> _Admitted:
         """The pipeline's steps up to the caller (runs on an executor thread)."""
         pipeline = self.pipeline()
-        body = _body(data)
+        body = body_from(data, read_only=False)
         source = pipeline.documents.source(body)
         if not source.looked_up and not pipeline.prepared.holds(source.sha256):
             pipeline.budget.spend(source=request.client)
@@ -313,25 +313,6 @@ class GuardedSchema:
             principal=auth,
             token=token,
         )
-
-
-def _body(data: Mapping[str, Any]) -> Body:
-    query, variables = data.get("query"), data.get("variables")
-    operation_name, extensions = data.get("operationName"), data.get("extensions")
-    if query is not None and not isinstance(query, str):
-        raise Refusal(ErrorCode.BAD_USER_INPUT, "'query' must be a string")
-    if variables is not None and not isinstance(variables, dict):
-        raise Refusal(ErrorCode.BAD_USER_INPUT, "'variables' must be an object")
-    if operation_name is not None and not isinstance(operation_name, str):
-        raise Refusal(ErrorCode.BAD_USER_INPUT, "'operationName' must be a string")
-    if extensions is not None and not isinstance(extensions, dict):
-        raise Refusal(ErrorCode.BAD_USER_INPUT, "'extensions' must be an object")
-    return Body(
-        query=query,
-        variables=variables,
-        operation_name=operation_name,
-        persisted_hash=_persisted_hash(extensions),
-    )
 
 
 def _argument_token(operation: Operation, variables: Mapping[str, Any]) -> str | None:

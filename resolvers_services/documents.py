@@ -19,7 +19,6 @@ from persistence.uow import UnitOfWork
 from resolvers_services.clock import utcnow
 from resolvers_services.transactions import retry_transaction
 
-
 # How often a document served from a process's memory has its use stamped in the
 # shared table: eviction there goes by last use, and a document clients keep using
 # must not look unused because every process answers it from memory.

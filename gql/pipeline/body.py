@@ -4,6 +4,7 @@ GET's URL parameters) checked for shape, and the media type its answer will have
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,7 +70,7 @@ def _read_parameters(request: HttpRequest) -> Body:
                 data[name] = json_body.loads(values[0].encode("utf-8", "surrogatepass"))
             except json_body.InvalidJson:
                 raise bad_request(f"'{name}' must be JSON") from None
-    return _shaped(data, read_only=True)
+    return body_from(data, read_only=True)
 
 
 def read_body(request: HttpRequest) -> Body:
@@ -87,10 +88,11 @@ def read_body(request: HttpRequest) -> Body:
         raise bad_request("Batched requests are not supported")
     if not isinstance(data, dict):
         raise bad_request("The request body must be a JSON object")
-    return _shaped(data, read_only=False)
+    return body_from(data, read_only=False)
 
 
-def _shaped(data: dict[str, Any], *, read_only: bool) -> Body:
+def body_from(data: Mapping[str, Any], *, read_only: bool) -> Body:
+    """A request's fields (a JSON body's, a GET's, a stream's) checked for shape."""
     query, variables = data.get("query"), data.get("variables")
     operation_name, extensions = data.get("operationName"), data.get("extensions")
     if query is not None and not isinstance(query, str):

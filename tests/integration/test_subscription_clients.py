@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.live_server import PROJECT, server_env, serving
-from tests.relay_app import NPM_CI_SECONDS, require_node
+from tests.node_clients import install, require_node
 
 pytestmark = pytest.mark.slow
 
@@ -24,17 +24,8 @@ SIGNUP = "mutation($e: String!, $p: String!) { signup(email: $e, password: $p) {
 
 
 def _node() -> str:
-    node, npm = require_node()
-    if not (CLIENTS / "node_modules" / ".package-lock.json").exists():
-        installed = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"],
-            cwd=CLIENTS,
-            capture_output=True,
-            text=True,
-            timeout=NPM_CI_SECONDS,
-            check=False,
-        )
-        assert installed.returncode == 0, f"npm ci failed:\n{installed.stdout}{installed.stderr}"
+    node, npm = require_node("the subscription client test")
+    install(CLIENTS, npm)
     return node
 
 

@@ -23,6 +23,13 @@ The app runs on ``THREADS`` threads per process; its response is collected
 there and handed to granian by that thread (granian writes it out on its own
 runtime), so a slow reader does not hold a thread either.
 
+A slow reader holds memory instead: granian takes a response whole (a streamed one
+too: its stream has no backpressure, every chunk is copied in at once) and keeps it
+until the client has read it. So a response over ``LARGE_ABOVE_BYTES`` is counted
+from the moment it is made until granian has let go of it, and a worker holds at
+most ``RESPONSE_BUFFER_MAX_BYTES`` of them (or one larger response alone); past
+that, a large response is a retryable 503 instead (docs/adr/0023-slow-readers.md).
+
 It speaks RSGI, granian's own interface, rather than ASGI: measured on this
 app, ASGI's per-message protocol cost about 0.3 ms more CPU per request than
 WSGI, RSGI about half that (README, "The server").
@@ -33,11 +40,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import io
+import itertools
 import json
 import logging
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -58,9 +67,24 @@ log = logging.getLogger("config.bridge")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Response = tuple[int, list[tuple[str, str]], bytes]
 JSON = ("content-type", "application/json")
-# Bodies larger than this are sent in chunks of STREAM_CHUNK_BYTES (see __rsgi__).
-STREAM_ABOVE_BYTES = 1024 * 1024
-STREAM_CHUNK_BYTES = 256 * 1024
+# A response larger than this is counted against RESPONSE_BUFFER_MAX_BYTES until granian
+# lets go of it, and sent by the event loop (see __rsgi__); below it, the kernel's
+# socket buffer takes most of what a slow reader leaves unread.
+LARGE_ABOVE_BYTES = 64 * 1024
+# After a response larger than this, memory is handed back to the system.
+TRIM_ABOVE_BYTES = 1024 * 1024
+# A large response goes to granian in chunks of at least this (all of it when smaller):
+# granian's allocator (jemalloc) gives a freed block this large back to the system at
+# once (its "oversize" threshold), a smaller one only as later allocations come by, so
+# the copies slow readers held would otherwise stay in the worker after they left.
+STREAM_CHUNK_BYTES = 8 * 1024 * 1024
+# How often granian is asked whether it has let go of the large responses it holds:
+# every response at most this often, and all of them in one pass of the loop...
+DELIVERY_CHECK_EVERY_SECONDS = 0.02
+# ... each less and less often while its client reads slowly or not at all.
+DELIVERY_CHECK_MAX_SECONDS = 1.0
+# A large response refused past the bound: when to try again.
+RETRY_AFTER_SECONDS = 5
 _NO_BODY = frozenset({204, 304})  # answers that carry no Content-Length (RFC 9110, 8.6)
 # The largest request head the app sees: the request target and every header, as
 # nginx's default large_client_header_buffers (4 x 8k) allows. Below granian's own
@@ -88,6 +112,133 @@ class _Refused(Exception):
 
 class _ClientGone(Exception):
     """The client went away before its body was complete."""
+
+
+@dataclass(slots=True)
+class _Sent:
+    """A large response granian holds: the stream it went through, and when to ask again."""
+
+    transport: Any
+    size: int
+    due: float
+    wait: float = DELIVERY_CHECK_EVERY_SECONDS
+
+
+class HeldResponses:
+    """The large responses granian holds for their clients: their bytes, bounded.
+
+    Bytes are taken on an app thread when a response is made (a lock keeps the
+    count) and given back on the event loop once granian has let go of it: one
+    watcher per worker asks granian about every response sent, all in one pass,
+    each less often while its client is slow (see ``_delivered``). The request's
+    own coroutine ends as soon as its response is sent.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.held = 0
+        self._lock = threading.Lock()
+        self._sent: dict[int, _Sent] = {}  # the event loop's alone, as the watcher
+        self._watcher: asyncio.Task[None] | None = None
+
+    def take(self, size: int) -> bool:
+        """Count ``size`` bytes more; False (nothing counted) when they do not fit.
+
+        A response larger than the limit fits when nothing else is held: the bound is
+        the limit or one response, so that the largest answer can be served at all.
+        """
+        with self._lock:
+            if self.held and self.held + size > self.limit:
+                return False
+            self.held += size
+            return True
+
+    def give_back(self, size: int) -> None:
+        with self._lock:
+            self.held -= size
+
+    def watch(self, transport: Any, size: int) -> None:
+        """Give ``size`` bytes back once granian has let go of the response sent through
+        ``transport`` (on the event loop)."""
+        self._sent[id(transport)] = _Sent(transport, size, time.monotonic())
+        if self._watcher is None:
+            self._watcher = asyncio.get_running_loop().create_task(self._watch())
+
+    def stop(self) -> None:
+        """Stop watching (the worker is stopping)."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
+        self._sent.clear()
+
+    async def _watch(self) -> None:
+        try:
+            while self._sent:
+                now = time.monotonic()
+                first_due = min(sent.due for sent in self._sent.values())
+                await asyncio.sleep(max(first_due - now, DELIVERY_CHECK_EVERY_SECONDS))
+                now = time.monotonic()
+                for key, sent in list(self._sent.items()):
+                    if sent.due > now:
+                        continue
+                    if await _delivered(sent.transport):
+                        del self._sent[key]
+                        self.give_back(sent.size)
+                    else:
+                        sent.wait = min(2 * sent.wait, DELIVERY_CHECK_MAX_SECONDS)
+                        sent.due = now + sent.wait
+        finally:
+            self._watcher = None
+
+
+async def _delivered(transport: Any) -> bool:
+    """Whether granian has let go of the response streamed through ``transport``: written
+    out whole (hyper then drops its end of the stream), or its client gone.
+
+    An empty chunk is the question: granian refuses it (ProtocolClosed) once the
+    stream's other end is gone, and sends nothing for it before.
+    """
+    try:
+        await transport.send_bytes(b"")
+    except ProtocolClosed:
+        return True
+    return False
+
+
+def busy_response(headers: list[tuple[str, str]], size: int, held: int) -> Response:
+    """The retryable 503 that replaces a large response past the bound."""
+    log.warning(
+        "a response of %d bytes refused (503): the worker already holds %d bytes of "
+        "responses its clients have not read",
+        size,
+        held,
+    )
+    body = error_body(
+        "The server is busy sending other large responses; retry shortly",
+        ErrorCode.INTERNAL_SERVER_ERROR,
+        retryable=True,
+        retryAfterSeconds=RETRY_AFTER_SECONDS,
+    )
+    kept = [(name, value) for name, value in headers if name.lower() == "x-request-id"]
+    return (
+        503,
+        [
+            JSON,
+            ("retry-after", str(RETRY_AFTER_SECONDS)),
+            ("cache-control", "no-store"),
+            ("content-length", str(len(body))),
+            *kept,
+        ],
+        body,
+    )
+
+
+def chunks_of(size: int, chunk_bytes: int = STREAM_CHUNK_BYTES) -> list[tuple[int, int]]:
+    """(start, end) of each chunk of a body of ``size``: as even as can be, each at least
+    ``chunk_bytes`` (the whole body when it is smaller)."""
+    count = max(1, size // chunk_bytes)
+    bounds = [size * n // count for n in range(count + 1)]
+    return list(itertools.pairwise(bounds))
 
 
 def _hostport(address: str) -> tuple[str, str]:
@@ -189,8 +340,9 @@ class _AppThreads:
     four runs against 13.2-15.0 in three before.
     """
 
-    def __init__(self, app: WSGIApp, threads: int) -> None:
+    def __init__(self, app: WSGIApp, threads: int, held: HeldResponses) -> None:
         self.app = app
+        self.held = held
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._threads = [
             threading.Thread(target=self._serve, name=f"app-{n}", daemon=True)
@@ -232,8 +384,11 @@ class _AppThreads:
             status, headers = 500, [JSON]
             content = error_body(message, ErrorCode.INTERNAL_SERVER_ERROR)
         job.environ.clear()
-        if len(content) > STREAM_ABOVE_BYTES:
-            return status, headers, content  # the loop streams it
+        size = len(content)
+        if size > LARGE_ABOVE_BYTES:
+            if self.held.take(size):
+                return status, headers, content  # the loop sends it, then gives it back
+            status, headers, content = busy_response(headers, size, self.held.held)
         job.protocol.response_bytes(status, headers, content)
         return None
 
@@ -266,12 +421,19 @@ class BufferedWSGIBridge:
     """An RSGI app that buffers each request body, bounded in size and time, then runs ``app``."""
 
     def __init__(
-        self, app: WSGIApp, *, max_body_bytes: int, body_timeout: float, threads: int
+        self,
+        app: WSGIApp,
+        *,
+        max_body_bytes: int,
+        body_timeout: float,
+        threads: int,
+        response_buffer_bytes: int,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
         self.threads = threads
+        self.held = HeldResponses(response_buffer_bytes)
         self._pool: _AppThreads | None = None
         # Subscriptions (SSE, multipart, WebSocket) are served on the loop by gql/streams.py.
         self._streams: Streams | None = None
@@ -279,7 +441,7 @@ class BufferedWSGIBridge:
     # granian calls these in each worker process, around serving.
     def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
         readiness.warm_up()
-        self._pool = _AppThreads(self.app, self.threads)
+        self._pool = _AppThreads(self.app, self.threads, self.held)
         self._streams = Streams.start(
             loop,
             max_per_user=int(settings.SUBSCRIPTIONS_MAX_PER_USER),
@@ -291,6 +453,7 @@ class BufferedWSGIBridge:
         readiness.mark_worker_stopped()
         if self._streams is not None:
             self._streams.drain()
+        self.held.stop()
         if self._pool is not None:
             self._pool.shutdown()
 
@@ -320,16 +483,26 @@ class BufferedWSGIBridge:
         large, result.large = result.large, None
         if large is None:
             return  # answered by the app thread
-        # granian copies a body it is handed whole: a 64 MiB getPosts would be held
-        # twice until sent. Streamed, it is copied a chunk at a time, and a slow
-        # reader holds only this coroutine (the Content-Length header still frames it).
         status, headers, content = large
         del large
-        transport = protocol.response_stream(status, headers)
-        for start in range(0, len(content), STREAM_CHUNK_BYTES):
-            await transport.send_bytes(content[start : start + STREAM_CHUNK_BYTES])
-        del content
-        release_free_memory()
+        size = len(content)
+        watched = False
+        try:
+            # Streamed (the Content-Length header still frames it) so that granian's
+            # stream tells when it has let go of the response: see HeldResponses.
+            transport = protocol.response_stream(status, headers)
+            for start, end in chunks_of(size):
+                await transport.send_bytes(content[start:end])
+            self.held.watch(transport, size)  # its bytes come back once it is delivered
+            watched = True
+        except ProtocolClosed:
+            pass  # the client left: granian holds nothing of it
+        finally:
+            del content
+            if not watched:
+                self.held.give_back(size)
+        if size > TRIM_ABOVE_BYTES:
+            release_free_memory()
 
     async def _read_body(self, scope: Any, protocol: Any) -> bytes:
         limit = self.max_body_bytes
@@ -385,4 +558,5 @@ application = BufferedWSGIBridge(
     max_body_bytes=int(settings.MAX_REQUEST_BYTES),
     body_timeout=float(settings.BODY_READ_TIMEOUT_SECONDS),
     threads=int(settings.SERVER_THREADS),
+    response_buffer_bytes=int(settings.RESPONSE_BUFFER_MAX_BYTES),
 )

@@ -48,6 +48,13 @@ def mark_worker_stopped() -> None:
         (base / "ready" / str(os.getpid())).unlink(missing_ok=True)
 
 
+def forget_worker(pid: int) -> None:
+    """Record that worker ``pid`` died (the launcher's side: the worker could not)."""
+    base = runtime_dir()
+    if base is not None:
+        (base / "ready" / str(pid)).unlink(missing_ok=True)
+
+
 def mark_draining(base: Path) -> None:
     """Record, for every worker of the instance in ``base``, that it is shutting down."""
     (base / DRAINING_MARKER).touch()

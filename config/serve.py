@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import shutil
 import sys
 import threading
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +38,12 @@ SERVERS = ("granian", "granian-wsgi", "gunicorn")
 # answers 431 itself, with no body. config/bridge.py refuses a head over half this
 # with the contract's JSON 431 before the app sees it.
 GRANIAN_HEAD_BUFFER_BYTES = 64 * 1024
+# A worker that dies is replaced, however often (see granian_server): at once when it
+# had run RESPAWN_STABLE_SECONDS, else after a pause that doubles with each such death
+# in a row, so that a worker that cannot start costs one start-up a RESPAWN_MAX_DELAY.
+RESPAWN_STABLE_SECONDS = 30.0
+RESPAWN_FIRST_DELAY_SECONDS = 0.5
+RESPAWN_MAX_DELAY_SECONDS = 10.0
 
 
 def fail(message: str, code: int = 2) -> SystemExit:
@@ -109,6 +118,29 @@ def prepare_runtime_dir(var_dir: Path, port: int) -> Path:
 # --------------------------------------------------------------------------- servers
 
 
+@dataclass
+class RespawnBackoff:
+    """How long to wait before replacing a worker that died, by worker index.
+
+    A worker that had run RESPAWN_STABLE_SECONDS is replaced at once, and so is the
+    first of a run of early deaths; each further early death in a row doubles the
+    pause, from RESPAWN_FIRST_DELAY_SECONDS up to RESPAWN_MAX_DELAY_SECONDS.
+    """
+
+    early_deaths: dict[int, int] = field(default_factory=dict)
+
+    def delay(self, index: int, lived_seconds: float) -> float:
+        """The pause before replacing worker ``index``, which died after ``lived_seconds``."""
+        if lived_seconds >= RESPAWN_STABLE_SECONDS:
+            self.early_deaths[index] = 0
+        deaths = self.early_deaths[index] = self.early_deaths.get(index, 0) + 1
+        if deaths == 1:
+            return 0.0
+        # The exponent stops growing well past the cap: deaths in a row never end.
+        doubled = math.ldexp(RESPAWN_FIRST_DELAY_SECONDS, min(deaths - 2, 32))
+        return min(RESPAWN_MAX_DELAY_SECONDS, doubled)
+
+
 def describe(settings: Any, server: str, port: int) -> str:
     """What ``make run`` prints: where, on which database, with which server settings."""
     return (
@@ -129,14 +161,26 @@ def granian_server(settings: Any, port: int, *, wsgi: bool = False) -> Any:
     from granian.constants import HTTPModes, Interfaces, Loops
     from granian.http import HTTP1Settings
 
-    from config.readiness import mark_draining
+    from config.readiness import forget_worker, mark_draining
 
-    class DrainingGranian(Granian):  # type: ignore[misc,valid-type]
-        """Marks the instance draining (``/readyz`` 503) on SIGTERM, waits the drain delay,
+    class SupervisedGranian(Granian):  # type: ignore[misc,valid-type]
+        """granian, with two of its master's habits changed.
+
+        SIGTERM: marks the instance draining (``/readyz`` 503), waits the drain delay,
         then lets granian stop: its listener closes, requests in flight finish within
-        the workers' kill timeout (the graceful timeout), then the process exits."""
+        the workers' kill timeout (the graceful timeout), then the process exits.
+
+        A worker that dies: granian replaces it, but exits the whole server ("Worker
+        crash loop detected") when a worker it replaced dies again within a few
+        seconds, a window it has no setting for. Here every dead worker is replaced,
+        after the pause RespawnBackoff gives, and the server never exits for it.
+        """
 
         _announced = False
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._backoff = RespawnBackoff()
 
         # granian's (undocumented) SIGINT/SIGTERM handler of the main process; what
         # is relied on here is pinned by tests/integration/test_drain_live.py.
@@ -152,8 +196,42 @@ def granian_server(settings: Any, port: int, *, wsgi: bool = False) -> Any:
             timer.daemon = True
             timer.start()
 
+        # granian's (undocumented) replacement of workers, called from its main loop for
+        # dead workers (and on reload); what is relied on here (the worker list, each
+        # worker's birth, respawned_wrks as the crash-loop guard's only input) is
+        # pinned by tests/integration/test_workers_live.py.
+        def _respawn_workers(
+            self, workers: list[int], spawn_target: Any, target_loader: Any, delay: float = 0
+        ) -> None:
+            for index in workers:
+                old = self.wrks[index]
+                if not old.is_alive():  # it died: not a reload
+                    forget_worker(old.inner.pid)
+                    lived = time.monotonic() - old.birth
+                    pause = self._backoff.delay(index, lived)
+                    # Beside granian's own lines (its logging, not Django's, runs here).
+                    print(
+                        f"posts-api: worker-{index + 1} died after {lived:.1f} s; "
+                        f"replacing it in {pause:.1f} s",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+                    if not self._wait_unless_stopping(pause):
+                        return
+                super()._respawn_workers([index], spawn_target, target_loader, delay)
+                # granian's crash-loop guard reads when it last replaced each worker;
+                # without an entry it never fires: the backoff above stands in for it.
+                self.respawned_wrks.pop(index, None)
+
+        def _wait_unless_stopping(self, seconds: float) -> bool:
+            """Sleep ``seconds`` unless told to stop first; False if told to stop."""
+            deadline = time.monotonic() + seconds
+            while not self.interrupt_signal and (left := deadline - time.monotonic()) > 0:
+                time.sleep(min(left, 0.1))
+            return not self.interrupt_signal
+
     threads = settings.SERVER_THREADS
-    return DrainingGranian(
+    return SupervisedGranian(
         "config.wsgi:application" if wsgi else "config.bridge:application",
         address=HOST,
         port=port,

@@ -345,3 +345,9 @@ GRACEFUL_TIMEOUT_SECONDS = _env_int("GRACEFUL_TIMEOUT_SECONDS", 20, minimum=1, m
 # SIGTERM: /readyz answers 503 for this long while connections are still taken,
 # so a load balancer polling it stops sending traffic before they are refused.
 DRAIN_DELAY_SECONDS = _env_int("DRAIN_DELAY_SECONDS", 0, minimum=0, maximum=300)
+# Bytes of large responses a worker has handed to granian that their clients have not
+# read yet; past it, a large response is a retryable 503 (config/bridge.py and
+# docs/adr/0023-slow-readers.md).
+RESPONSE_BUFFER_MAX_BYTES = _env_int(
+    "RESPONSE_BUFFER_MAX_BYTES", 256 * 1024 * 1024, minimum=1024 * 1024
+)

@@ -20,7 +20,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import (
@@ -36,11 +36,12 @@ from prometheus_client.multiprocess import MultiProcessCollector, mark_process_d
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
-from observability.multiproc import MULTIPROC_ENV, pid_alive
+from observability.multiproc import MULTIPROC_ENV, OPERATION_NAMES_DIR, SharedNames, pid_alive
 
 # Anonymous operations, names that are not GraphQL names of a sane length, and
-# names past the first MAX_OPERATION_NAMES distinct ones share this label, so a
-# client choosing operation names cannot grow the number of series.
+# names past the first MAX_OPERATION_NAMES distinct ones of the instance (all its
+# workers together) share this label, so a client choosing operation names cannot
+# grow the number of series.
 OTHER = "__other__"
 MAX_OPERATION_NAMES = 100
 _OPERATION_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
@@ -58,24 +59,42 @@ def _kind(value: str) -> str:
 
 
 class OperationLabels:
-    """Operation names as label values: at most ``limit`` distinct ones, the rest OTHER."""
+    """Operation names as label values: at most ``limit`` distinct ones, the rest OTHER.
 
-    def __init__(self, limit: int = MAX_OPERATION_NAMES, known: Iterable[str] = ()) -> None:
+    With ``shared`` (multiprocess mode), the bound holds for the instance: the
+    workers admit names into one set, so two workers seeing different names
+    still make at most ``limit`` labels between them.
+    """
+
+    def __init__(
+        self,
+        limit: int = MAX_OPERATION_NAMES,
+        *,
+        shared: SharedNames | None = None,
+    ) -> None:
         self.limit = limit
         self._lock = threading.Lock()
-        self._names = {name for name in known if name != OTHER}
+        self._shared = shared
+        self._names = set() if shared is None else shared.names()
+        self._full = len(self._names) >= limit
 
     def label(self, name: str | None) -> str:
         """The label value for operation ``name`` (None: anonymous)."""
-        if name is None or not _OPERATION_NAME.fullmatch(name):
+        if name is None or name == OTHER or not _OPERATION_NAME.fullmatch(name):
             return OTHER
         with self._lock:
             if name in self._names:
                 return name
-            if len(self._names) >= self.limit:
+            if self._full:
                 return OTHER
-            self._names.add(name)
-            return name
+            if self._shared is None:
+                self._names.add(name)
+                self._full = len(self._names) >= self.limit
+                return name
+            # Another worker may have admitted names since: the shared set decides.
+            admitted, self._names = self._shared.admit(name)
+            self._full = len(self._names) >= self.limit
+            return name if admitted else OTHER
 
 
 class _ProcessMetrics:
@@ -139,17 +158,6 @@ class _ProcessMetrics:
                         self._gauges[sample.name].set(sample.value)
 
 
-def _operation_names_in(directory: str) -> set[str]:
-    """Operation labels already written to ``directory`` by this instance's workers."""
-    names: set[str] = set()
-    for metric in MultiProcessCollector.merge(  # type: ignore[no-untyped-call] # untyped upstream
-        glob.glob(os.path.join(directory, "counter_*.db")), accumulate=False
-    ):
-        if metric.name == REQUESTS:
-            names.update(sample.labels.get("operation", OTHER) for sample in metric.samples)
-    return names
-
-
 def _forget_dead_workers(directory: str) -> None:
     """Drop the live gauges of workers that exited, whichever server ran them."""
     pids = set()
@@ -173,10 +181,14 @@ class Metrics:
     ) -> None:
         self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry()
-        known = _operation_names_in(multiprocess_dir) if multiprocess_dir else set()
-        # A recycled worker starts from the names already used, so restarts do
-        # not each bring max_operation_names new ones.
-        self.operations = OperationLabels(max_operation_names, known)
+        # In multiprocess mode the names are the instance's, not this worker's: every
+        # worker, recycled ones included, admits into one set of max_operation_names.
+        shared = (
+            SharedNames(Path(multiprocess_dir) / OPERATION_NAMES_DIR, max_operation_names)
+            if multiprocess_dir
+            else None
+        )
+        self.operations = OperationLabels(max_operation_names, shared=shared)
         labels = ("operation", "outcome")
         self.requests = Counter(
             REQUESTS, "GraphQL requests, by operation and outcome.", labels, registry=self.registry

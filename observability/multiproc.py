@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# Below the metrics directory: the operation names the instance's workers admitted.
+OPERATION_NAMES_DIR = "operation_names"
 
 
 def pid_alive(pid: int) -> bool:
@@ -95,3 +97,45 @@ def prepare_multiprocess_dir(
         return claim_multiprocess_dir(runtime_dir).env
     except MetricsDirInUse as exc:
         raise SystemExit(f"posts-api: {exc}") from None  # one line, no traceback
+
+
+class SharedNames:
+    """A set of at most ``limit`` names shared by every worker of one instance.
+
+    A name is an empty file in ``directory`` (below the instance's metrics
+    directory, so it lives and goes with it; prometheus_client reads only the
+    ``*.db`` files beside it). A new name is admitted under an flock: the count
+    and the new file are one step for every process. Names are never removed, so
+    once the set is full a process needs no more look-ups. Only names that are safe
+    as file names may be admitted (``[A-Za-z_][A-Za-z0-9_]*``, checked by the caller).
+    """
+
+    _LOCK = ".lock"
+
+    def __init__(self, directory: str | Path, limit: int) -> None:
+        self.directory = Path(directory)
+        self.limit = limit
+        self.directory.mkdir(mode=0o700, exist_ok=True)
+
+    def names(self) -> set[str]:
+        """Every name admitted so far, by any process."""
+        with os.scandir(self.directory) as entries:
+            return {entry.name for entry in entries if not entry.name.startswith(".")}
+
+    def admit(self, name: str) -> tuple[bool, set[str]]:
+        """Admit ``name`` if it is known or there is room; whether it is in, and every name."""
+        if not name or name.startswith(".") or os.sep in name:
+            raise ValueError(f"not a name that can be shared: {name!r}")
+        lock_fd = os.open(self.directory / self._LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            names = self.names()
+            if name in names:
+                return True, names
+            if len(names) >= self.limit:
+                return False, names
+            os.close(os.open(self.directory / name, os.O_WRONLY | os.O_CREAT, 0o600))
+            names.add(name)
+            return True, names
+        finally:
+            os.close(lock_fd)  # and with it the lock

@@ -8,6 +8,9 @@ token at once; ``exp`` only bounds how long a token is worth stealing.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import re
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -23,6 +26,8 @@ from schemas.users import AccessClaims
 ALGORITHM = "HS256"
 ACCESS = "access"
 INVALID_TOKEN = "Invalid or expired token"
+# A JWS compact serialisation: three base64url segments, unpadded (RFC 7515, section 2).
+_COMPACT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 def issue_access_token(
@@ -84,8 +89,27 @@ def access_claims(token: str) -> AccessClaims:
     return _verify(token)
 
 
+def _canonical(token: str) -> bool:
+    """Whether ``token`` is written as we write tokens: each segment the one unpadded
+    base64url spelling of its bytes. PyJWT takes a signature with padding after it,
+    and a decoder may take spare bits or stray characters: one token must not have
+    several spellings that all verify (and each take an entry of the cache)."""
+    if not _COMPACT.fullmatch(token):
+        return False
+    for segment in token.split("."):
+        try:
+            decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        except binascii.Error:
+            return False
+        if base64.urlsafe_b64encode(decoded).rstrip(b"=") != segment.encode():
+            return False
+    return True
+
+
 def _verify(token: str) -> AccessClaims:
     try:
+        if not _canonical(token):
+            raise ValueError("not the canonical encoding")
         # The algorithm list is fixed, so alg:none and every other algorithm are refused
         # (RFC 8725 section 3.1), and the claims relied on are required. The leeway
         # absorbs clock skew between the instance that issued and the one checking.

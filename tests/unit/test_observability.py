@@ -26,6 +26,7 @@ from observability.logs import (
 from observability.metrics import MAX_OPERATION_NAMES, OTHER, Metrics, OperationLabels
 from observability.multiproc import (
     MetricsDirInUse,
+    SharedNames,
     claim_multiprocess_dir,
     prepare_multiprocess_dir,
 )
@@ -424,3 +425,63 @@ def test_metrics_of_several_processes_add_up_and_names_stay_bounded_across_resta
     live_pids = {path.stem.rsplit("_", 1)[1] for path in claimed.path.glob("gauge_live*.db")}
     assert len(live_pids) == 1
     assert len(list(claimed.path.glob("counter_*.db"))) == 3
+
+
+def test_workers_running_side_by_side_share_one_bound_on_operation_names(
+    tmp_path: Path,
+) -> None:
+    # Two live workers, each seeing its own 150 names: the instance's bound is the
+    # README's 100 names (and __other__), not 100 a worker.
+    claimed = claim_multiprocess_dir(tmp_path / "run")
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(claimed.path)}
+    try:
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", _WORKER, prefix, "150"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            for prefix in ("Left", "Right")
+        ]
+        for worker in workers:
+            _, errors = worker.communicate(timeout=60)
+            assert worker.returncode == 0, errors
+        exposition = _worker(claimed.path, "Late", "5", "render")
+    finally:
+        claimed.release()
+    requests = [
+        sample
+        for family in text_string_to_metric_families(exposition)
+        if family.name == "posts_api_graphql_requests"
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    ]
+    assert sum(sample.value for sample in requests) == 305
+    operations = {sample.labels["operation"] for sample in requests}
+    assert len(operations) == MAX_OPERATION_NAMES + 1
+    assert not any(name.startswith("Late") for name in operations)
+
+
+def test_a_name_one_worker_admitted_keeps_its_label_in_the_others(tmp_path: Path) -> None:
+    names = tmp_path / "operation_names"
+    first = OperationLabels(shared=SharedNames(names, MAX_OPERATION_NAMES))
+    second = OperationLabels(shared=SharedNames(names, MAX_OPERATION_NAMES))
+    labels = set()
+    for n in range(150):
+        labels.add(first.label(f"First{n}"))
+        labels.add(second.label(f"Second{n}"))
+    assert len(labels) == MAX_OPERATION_NAMES + 1
+    assert second.label("First0") == "First0"
+    assert first.label("Second0") == "Second0"
+    assert first.label("Second149") == second.label("First149") == OTHER
+    # A worker started later (a recycled one) finds the set full: no new names.
+    late = OperationLabels(shared=SharedNames(names, MAX_OPERATION_NAMES))
+    assert (late.label("First1"), late.label("Late0")) == ("First1", OTHER)
+
+
+def test_the_other_label_is_never_taken_for_an_operation_name() -> None:
+    labels = OperationLabels(limit=1)
+    assert labels.label(OTHER) == OTHER
+    assert labels.label("Real") == "Real"

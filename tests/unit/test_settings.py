@@ -233,3 +233,14 @@ def test_json_logs_from_a_real_process_are_one_object_per_line(tmp_path: Path) -
     )
     assert second["level"] == "ERROR"
     assert "ZeroDivisionError" in second["exc_info"]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"), [("lots", "must be an integer"), ("65536", "must be at least 1048576")]
+)
+def test_a_response_buffer_bound_that_is_not_a_size_stops_start_up(
+    tmp_path: Path, value: str, message: str
+) -> None:
+    result = _check(tmp_path, RESPONSE_BUFFER_MAX_BYTES=value)
+    assert result.returncode != 0
+    assert f"RESPONSE_BUFFER_MAX_BYTES {message}" in result.stderr

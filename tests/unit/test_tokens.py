@@ -187,3 +187,59 @@ def test_token_not_yet_valid_is_unauthenticated() -> None:
 )
 def test_garbage_string_is_unauthenticated(garbage: str) -> None:
     assert_unauthenticated(garbage)
+
+
+# Only the canonical encoding: one spelling of each token (RFC 7515 base64url, unpadded).
+
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _spare_bits_set(segment: str) -> str:
+    """``segment`` with its last character's unused bits set: the same bytes once decoded."""
+    spare = {2: 0b1111, 3: 0b11}[len(segment) % 4]
+    last = _ALPHABET.index(segment[-1])
+    return segment[:-1] + _ALPHABET[last | spare]
+
+
+def _with_segment(token: str, index: int, change: Any) -> str:
+    segments = token.split(".")
+    segments[index] = change(segments[index])
+    return ".".join(segments)
+
+
+def _token_with_spare_bits() -> str:
+    """A valid token whose signature ends in a character with unused bits (43 chars)."""
+    token = issue()
+    assert len(token.rsplit(".", 1)[1]) % 4 == 3  # an HS256 signature: 32 bytes
+    return token
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        lambda t: t + "=",
+        lambda t: t + "==",
+        lambda t: _with_segment(t, 0, lambda s: s + "=" * (-len(s) % 4 or 4)),
+        lambda t: _with_segment(t, 1, lambda s: s + "="),
+        lambda t: _with_segment(t, 2, _spare_bits_set),
+        lambda t: _with_segment(t, 2, lambda s: s[:10] + "\n" + s[10:]),
+        lambda t: _with_segment(t, 2, lambda s: s[:10] + "!" + s[10:]),
+        lambda t: _with_segment(t, 1, lambda s: s.replace("-", "+").replace("_", "/") + "+/"),
+    ],
+    ids=[
+        "padding",
+        "two-paddings",
+        "padded-header",
+        "padded-payload",
+        "spare-bits",
+        "newline",
+        "stray-character",
+        "standard-alphabet",
+    ],
+)
+def test_only_the_canonical_encoding_of_a_token_is_accepted(variant: Any) -> None:
+    token = _token_with_spare_bits()
+    assert user_id_from_token(token) == 42
+    changed = variant(token)
+    assert changed != token
+    assert_unauthenticated(changed)

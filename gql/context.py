@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from django.http import HttpRequest
 from graphql import DocumentNode
 
-from persistence.uow import UnitOfWork, UnitOfWorkFactory
+from persistence.ports import UnitOfWorkFactory
+from persistence.uow import SqlUnitOfWork
 from resolvers_services.post_events import Feed
 from schemas.errors import DomainError, ErrorCode
 from schemas.users import Principal
@@ -27,7 +28,7 @@ class Context:
     request: HttpRequest
     # The caller, or why there is none (no token: NOT_AUTHENTICATED; a bad one: its reason).
     auth: Principal | DomainError = NOT_AUTHENTICATED
-    uow_factory: UnitOfWorkFactory = UnitOfWork
+    uow_factory: UnitOfWorkFactory = SqlUnitOfWork
     # The document the pipeline prepared (parsed and validated) for this request.
     document: DocumentNode | None = None
     # A subscription's feed of the caller's post events, opened by the transport

@@ -60,7 +60,7 @@ from gql.pipeline.refusal import Refusal
 from gql.schema import schema as app_schema
 from observability.context import new_request_id, request_id_from
 from observability.metrics import record_stream_event, record_streams_open
-from persistence.uow import UnitOfWork
+from persistence.uow import SqlUnitOfWork
 from resolvers_services.accounts import user_authenticate
 from resolvers_services.post_events import PostEventHub
 from resolvers_services.tokens import access_token_expiry
@@ -291,7 +291,7 @@ class GuardedSchema:
             raise Refusal(ErrorCode.BAD_USER_INPUT, ONLY_SUBSCRIPTIONS)
         if source.register:
             pipeline.documents.store.register(
-                uow=UnitOfWork(), sha256=source.sha256, document=source.text
+                uow=SqlUnitOfWork(), sha256=source.sha256, document=source.text
             )
         variables = {
             name: value
@@ -498,7 +498,7 @@ class StreamView(
             raise ConnectionRejectionError
         try:
             await asyncio.get_running_loop().run_in_executor(
-                None, lambda: user_authenticate(uow=UnitOfWork(), token=token)
+                None, lambda: user_authenticate(uow=SqlUnitOfWork(), token=token)
             )
         except DomainError:
             raise ConnectionRejectionError from None

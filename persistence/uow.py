@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from types import TracebackType
 
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from persistence.db import get_read_engine, get_session_factory
 from persistence.errors import AlreadyExists, DatabaseUnavailable, PersistenceError, TransientError
+from persistence.ports import UnitOfWorkFactory
 from persistence.repositories import (
     CALLER,
     AuthRequestRepository,
@@ -51,8 +51,11 @@ def translate(exc: DBAPIError) -> PersistenceError:
     return PersistenceError(str(exc.orig))
 
 
-class UnitOfWork:
-    """``with uow:`` opens a session; ``uow.commit()`` commits; leaving rolls back and closes."""
+class SqlUnitOfWork:
+    """``with uow:`` opens a session; ``uow.commit()`` commits; leaving rolls back and closes.
+
+    The unit of work the services take (persistence/ports.py), over SQLAlchemy.
+    """
 
     users: UserRepository
     posts: PostRepository
@@ -68,7 +71,7 @@ class UnitOfWork:
         self._session_factory = session_factory
         self._session: Session | None = None
 
-    def __enter__(self) -> UnitOfWork:
+    def __enter__(self) -> SqlUnitOfWork:
         factory = self._session_factory or get_session_factory()
         self._session = factory()
         self.users = UserRepository(self._session)
@@ -123,4 +126,5 @@ class UnitOfWork:
         self._session.commit()
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+# mypy checks here that the real unit of work is what the services take.
+_SATISFIES_THE_PORT: UnitOfWorkFactory = SqlUnitOfWork

@@ -19,8 +19,7 @@ A password check (login, changePassword, deleteAccount) runs, in order:
 from __future__ import annotations
 
 from persistence.errors import AlreadyExists
-from persistence.models import User
-from persistence.uow import UnitOfWork
+from persistence.ports import AccountsUnitOfWork, UserRecord
 from resolvers_services import login_throttle
 from resolvers_services.address_limit import auth_request_admit
 from resolvers_services.clock import utcnow
@@ -51,7 +50,7 @@ def _unauthenticated(message: str) -> DomainError:
 # signup
 
 
-def user_signup(*, uow: UnitOfWork, data: SignupInput, source: str) -> AuthResult:
+def user_signup(*, uow: AccountsUnitOfWork, data: SignupInput, source: str) -> AuthResult:
     """Create an account and start its first session; CONFLICT if the email is taken."""
     auth_request_admit(uow=uow, source=source)
     password_hash = hash_password(data.password)
@@ -66,7 +65,7 @@ def user_signup(*, uow: UnitOfWork, data: SignupInput, source: str) -> AuthResul
 
 
 @retry_transaction
-def _create_account(uow: UnitOfWork, *, email: str, password_hash: str) -> AuthResult:
+def _create_account(uow: AccountsUnitOfWork, *, email: str, password_hash: str) -> AuthResult:
     now = utcnow()
     with uow:
         user = uow.users.add(email=email, password_hash=password_hash, created_at=now)
@@ -78,7 +77,7 @@ def _create_account(uow: UnitOfWork, *, email: str, password_hash: str) -> AuthR
 # login
 
 
-def user_login(*, uow: UnitOfWork, data: LoginInput, source: str) -> AuthResult:
+def user_login(*, uow: AccountsUnitOfWork, data: LoginInput, source: str) -> AuthResult:
     """A new session for valid credentials; the same UNAUTHENTICATED for any bad pair.
 
     ``source`` is the client's address, for the per-address limit and the throttle.
@@ -90,7 +89,7 @@ def user_login(*, uow: UnitOfWork, data: LoginInput, source: str) -> AuthResult:
 
 
 @retry_transaction
-def _start_login(uow: UnitOfWork, *, user: User, attempt: LoginAttempt) -> AuthResult:
+def _start_login(uow: AccountsUnitOfWork, *, user: UserRecord, attempt: LoginAttempt) -> AuthResult:
     now = utcnow()
     with uow:
         login_throttle.forget_attempts(uow, attempt)
@@ -103,7 +102,9 @@ def _start_login(uow: UnitOfWork, *, user: User, attempt: LoginAttempt) -> AuthR
 # the password check shared by login, changePassword and deleteAccount
 
 
-def _check_password(uow: UnitOfWork, attempt: LoginAttempt, password: str, *, failure: str) -> User:
+def _check_password(
+    uow: AccountsUnitOfWork, attempt: LoginAttempt, password: str, *, failure: str
+) -> UserRecord:
     """The account of ``attempt.email`` if ``password`` is its password; else UNAUTHENTICATED."""
     known_address = _record_attempt(uow, attempt)
     user = _confirm_attempt(uow, attempt, known_address=known_address)
@@ -116,7 +117,7 @@ def _check_password(uow: UnitOfWork, attempt: LoginAttempt, password: str, *, fa
 
 
 @retry_transaction
-def _record_attempt(uow: UnitOfWork, attempt: LoginAttempt) -> bool:
+def _record_attempt(uow: AccountsUnitOfWork, attempt: LoginAttempt) -> bool:
     """Record the attempt unless the account is throttled; whether the address is known."""
     with uow:
         login_throttle.record_attempt(uow, attempt)
@@ -128,7 +129,9 @@ def _record_attempt(uow: UnitOfWork, attempt: LoginAttempt) -> bool:
 
 
 @retry_transaction
-def _confirm_attempt(uow: UnitOfWork, attempt: LoginAttempt, *, known_address: bool) -> User | None:
+def _confirm_attempt(
+    uow: AccountsUnitOfWork, attempt: LoginAttempt, *, known_address: bool
+) -> UserRecord | None:
     """RATE_LIMITED if racing attempts took the account over its limit; else its user, if any."""
     with uow:  # reads only
         login_throttle.check_attempts(uow, attempt, known_address=known_address)
@@ -139,7 +142,7 @@ def _confirm_attempt(uow: UnitOfWork, attempt: LoginAttempt, *, known_address: b
 
 
 def user_change_password(
-    *, uow: UnitOfWork, user: Principal, data: ChangePasswordInput, source: str
+    *, uow: AccountsUnitOfWork, user: Principal, data: ChangePasswordInput, source: str
 ) -> AuthResult:
     """Set a new password, end every session of the user, and start a fresh one.
 
@@ -154,8 +157,8 @@ def user_change_password(
 
 
 def _confirm_own_password(
-    uow: UnitOfWork, *, user: Principal, password: str, source: str
-) -> tuple[User, LoginAttempt]:
+    uow: AccountsUnitOfWork, *, user: Principal, password: str, source: str
+) -> tuple[UserRecord, LoginAttempt]:
     """The caller's account if ``password`` is theirs, checked as login checks it (the
     per-address limit first; a wrong one counts as a failed login); and the attempt."""
     address = auth_request_admit(uow=uow, source=source)
@@ -168,7 +171,7 @@ def _confirm_own_password(
 
 @retry_transaction
 def _replace_password(
-    uow: UnitOfWork, *, user: User, password_hash: str, attempt: LoginAttempt
+    uow: AccountsUnitOfWork, *, user: UserRecord, password_hash: str, attempt: LoginAttempt
 ) -> AuthResult:
     now = utcnow()
     with uow:
@@ -185,7 +188,9 @@ def _replace_password(
 # deleteAccount
 
 
-def user_delete(*, uow: UnitOfWork, user: Principal, data: DeleteAccountInput, source: str) -> int:
+def user_delete(
+    *, uow: AccountsUnitOfWork, user: Principal, data: DeleteAccountInput, source: str
+) -> int:
     """Delete the caller's account with every post and session; the id it had.
 
     The password is checked as changePassword checks the current one. The email
@@ -198,7 +203,7 @@ def user_delete(*, uow: UnitOfWork, user: Principal, data: DeleteAccountInput, s
 
 
 @retry_transaction
-def _delete_account(uow: UnitOfWork, *, user: User) -> None:
+def _delete_account(uow: AccountsUnitOfWork, *, user: UserRecord) -> None:
     with uow:
         # The database deletes the posts, sessions and known addresses with the user.
         if not uow.users.delete(user.id):
@@ -211,7 +216,7 @@ def _delete_account(uow: UnitOfWork, *, user: User) -> None:
 
 
 @retry_transaction
-def user_authenticate(*, uow: UnitOfWork, token: str) -> Principal:
+def user_authenticate(*, uow: AccountsUnitOfWork, token: str) -> Principal:
     """The caller an access token stands for, in one SELECT.
 
     UNAUTHENTICATED if the token is bad, its user gone, or its session ended or expired.

@@ -30,7 +30,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from observability.metrics import record_throttled
-from persistence.uow import UnitOfWork
+from persistence.ports import AccountsUnitOfWork
 from resolvers_services.clock import utcnow
 from resolvers_services.transactions import retry_transaction
 from schemas.errors import DomainError, ErrorCode
@@ -93,7 +93,7 @@ def _rate_limited(retry_after: int) -> DomainError:
 
 
 @retry_transaction
-def auth_request_admit(*, uow: UnitOfWork, source: str) -> str:
+def auth_request_admit(*, uow: AccountsUnitOfWork, source: str) -> str:
     """Count one password operation from ``source``; RATE_LIMITED (uncounted) past the limit.
 
     Returns the address key, for the caller's own per-address bookkeeping.

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from cachetools import LRUCache
 
 from persistence.errors import AlreadyExists
-from persistence.uow import UnitOfWork
+from persistence.ports import UnitOfWork
 from resolvers_services.clock import utcnow
 from resolvers_services.transactions import retry_transaction
 

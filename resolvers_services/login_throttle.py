@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from observability.metrics import record_throttled
-from persistence.uow import UnitOfWork
+from persistence.ports import AccountsUnitOfWork
 from schemas.errors import DomainError, ErrorCode
 from schemas.throttle import LoginAttempt
 
@@ -56,13 +56,13 @@ def _rate_limited(oldest: datetime | None, window: timedelta, now: datetime) -> 
     )
 
 
-def is_known_address(uow: UnitOfWork, attempt: LoginAttempt) -> bool:
+def is_known_address(uow: AccountsUnitOfWork, attempt: LoginAttempt) -> bool:
     """Whether the account logged in successfully from the attempt's address lately."""
     since = attempt.created_at - timedelta(days=KNOWN_ADDRESS_DAYS)
     return uow.known_addresses.is_known(email=attempt.email, address=attempt.source, since=since)
 
 
-def record_attempt(uow: UnitOfWork, attempt: LoginAttempt) -> None:
+def record_attempt(uow: AccountsUnitOfWork, attempt: LoginAttempt) -> None:
     """Record ``attempt`` (in the caller's transaction), occasionally purging old ones."""
     # Write first, then count: a SQLite transaction that reads before it writes
     # cannot wait for the write lock (WAL refuses the upgrade at once).
@@ -71,7 +71,7 @@ def record_attempt(uow: UnitOfWork, attempt: LoginAttempt) -> None:
         uow.login_attempts.purge_before(attempt.created_at - _window())
 
 
-def check_attempts(uow: UnitOfWork, attempt: LoginAttempt, *, known_address: bool) -> None:
+def check_attempts(uow: AccountsUnitOfWork, attempt: LoginAttempt, *, known_address: bool) -> None:
     """RATE_LIMITED if the account (from this address, or at all) is over its limit.
 
     ``attempt`` is already recorded, so it is among those counted.
@@ -90,12 +90,12 @@ def check_attempts(uow: UnitOfWork, attempt: LoginAttempt, *, known_address: boo
             raise _rate_limited(oldest, window, attempt.created_at)
 
 
-def forget_attempts(uow: UnitOfWork, attempt: LoginAttempt) -> None:
+def forget_attempts(uow: AccountsUnitOfWork, attempt: LoginAttempt) -> None:
     """A successful check clears that account's failures from that address."""
     uow.login_attempts.delete_for(email=attempt.email, source=attempt.source)
 
 
-def remember_address(uow: UnitOfWork, *, user_id: int, attempt: LoginAttempt) -> None:
+def remember_address(uow: AccountsUnitOfWork, *, user_id: int, attempt: LoginAttempt) -> None:
     """Note that ``user_id`` logged in from the attempt's address (occasionally purging)."""
     uow.known_addresses.remember(user_id=user_id, address=attempt.source, now=attempt.created_at)
     if secrets.randbelow(_PURGE_ONE_IN) == 0:

@@ -51,7 +51,8 @@ from datetime import UTC, timedelta
 from functools import partial
 from typing import TypeVar
 
-from persistence.uow import UnitOfWork, UnitOfWorkFactory
+from persistence.ports import UnitOfWork, UnitOfWorkFactory
+from persistence.uow import SqlUnitOfWork
 from resolvers_services.clock import utcnow
 from schemas.errors import DomainError, ErrorCode
 from schemas.post_events import PostEventKind, PostEventOut
@@ -256,7 +257,7 @@ class PostEventHub:
         self,
         *,
         max_per_user: int,
-        uow_factory: UnitOfWorkFactory = UnitOfWork,
+        uow_factory: UnitOfWorkFactory = SqlUnitOfWork,
         poll_seconds: float = POLL_SECONDS,
         on_open_change: Callable[[int], None] = lambda _delta: None,
         on_delivered: Callable[[], None] = lambda: None,

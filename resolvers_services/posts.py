@@ -8,8 +8,8 @@ from datetime import UTC
 
 from django.conf import settings
 
+from persistence.ports import UnitOfWork
 from persistence.repositories import PostRow
-from persistence.uow import UnitOfWork
 from resolvers_services.clock import utcnow
 from resolvers_services.post_cache import get_posts_cache
 from resolvers_services.transactions import retry_transaction

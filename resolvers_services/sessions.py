@@ -18,8 +18,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from persistence.models import User
-from persistence.uow import UnitOfWork
+from persistence.ports import AccountsUnitOfWork, UserRecord
 from resolvers_services.address_limit import auth_request_admit
 from resolvers_services.clock import utcnow
 from resolvers_services.refresh_tokens import (
@@ -45,7 +44,7 @@ def _lifetime() -> timedelta:
     return timedelta(seconds=settings.REFRESH_TOKEN_LIFETIME_SECONDS)
 
 
-def start_session(uow: UnitOfWork, *, user_id: int, now: datetime) -> RefreshToken:
+def start_session(uow: AccountsUnitOfWork, *, user_id: int, now: datetime) -> RefreshToken:
     """Add a session for ``user_id`` and end its oldest live ones beyond MAX_SESSIONS_PER_USER.
 
     Runs in the caller's transaction; returns the new session's refresh token.
@@ -74,7 +73,7 @@ def start_session(uow: UnitOfWork, *, user_id: int, now: datetime) -> RefreshTok
     return RefreshToken(session_id=session_id, family=family, secret=secret)
 
 
-def issue_tokens(user: User, refresh: RefreshToken, now: datetime) -> AuthResult:
+def issue_tokens(user: UserRecord, refresh: RefreshToken, now: datetime) -> AuthResult:
     """The payload of signup, login, refreshToken and changePassword for a session."""
     token, expires_at = issue_access_token(user_id=user.id, session_id=refresh.session_id, now=now)
     return AuthResult(
@@ -89,7 +88,7 @@ def _refresh_failed() -> DomainError:
     return DomainError(ErrorCode.UNAUTHENTICATED, REFRESH_FAILED)
 
 
-def session_refresh(*, uow: UnitOfWork, refresh_token: str, source: str) -> AuthResult:
+def session_refresh(*, uow: AccountsUnitOfWork, refresh_token: str, source: str) -> AuthResult:
     """Exchange the current refresh token of a session for new access and refresh tokens.
 
     Each refresh token works once. One that was already rotated ends its whole
@@ -107,7 +106,7 @@ def session_refresh(*, uow: UnitOfWork, refresh_token: str, source: str) -> Auth
 
 
 @retry_transaction
-def _rotate(uow: UnitOfWork, presented: RefreshToken) -> AuthResult | None:
+def _rotate(uow: AccountsUnitOfWork, presented: RefreshToken) -> AuthResult | None:
     """Rotate ``presented``; on a token of the family that is not current, end the session."""
     now = utcnow()
     successor = presented.rotated()
@@ -141,7 +140,7 @@ def _rotate(uow: UnitOfWork, presented: RefreshToken) -> AuthResult | None:
 
 
 @retry_transaction
-def session_end(*, uow: UnitOfWork, user: Principal) -> int:
+def session_end(*, uow: AccountsUnitOfWork, user: Principal) -> int:
     """End the caller's current session (logout); how many ended (1, or 0 if it already had)."""
     with uow:
         ended = uow.sessions.end(user_id=user.id, session_ids=[user.session_id], now=utcnow())
@@ -150,7 +149,7 @@ def session_end(*, uow: UnitOfWork, user: Principal) -> int:
 
 
 @retry_transaction
-def session_end_all(*, uow: UnitOfWork, user: Principal) -> int:
+def session_end_all(*, uow: AccountsUnitOfWork, user: Principal) -> int:
     """End every session of the caller (logout everywhere); how many were live."""
     with uow:
         ended = uow.sessions.end_for_user(user_id=user.id, now=utcnow())
@@ -159,14 +158,14 @@ def session_end_all(*, uow: UnitOfWork, user: Principal) -> int:
 
 
 @retry_transaction
-def _purge_batch(*, uow: UnitOfWork, batch: int) -> int:
+def _purge_batch(*, uow: AccountsUnitOfWork, batch: int) -> int:
     with uow:
         purged = uow.sessions.purge(now=utcnow(), limit=batch)
         uow.commit()
     return purged
 
 
-def session_purge(*, uow: UnitOfWork, batch: int = 1000) -> int:
+def session_purge(*, uow: AccountsUnitOfWork, batch: int = 1000) -> int:
     """Delete every expired or ended session, one short transaction per batch; how many went."""
     total = 0
     while True:

@@ -43,7 +43,7 @@ from gql.response_cache import Key, ResponseCache
 from gql.trusted import load_manifest
 from observability.context import annotate
 from observability.metrics import record_cache, watch_cache
-from persistence.uow import UnitOfWork
+from persistence.uow import SqlUnitOfWork
 from resolvers_services.document_budget import NewDocumentBudget
 from resolvers_services.documents import DocumentStore
 from schemas.errors import DomainError, ErrorCode
@@ -138,7 +138,7 @@ class Pipeline:
         annotate(operation_name=operation.name, operation_type=operation.kind)
         if source.register:
             self.documents.store.register(
-                uow=UnitOfWork(), sha256=source.sha256, document=source.text
+                uow=SqlUnitOfWork(), sha256=source.sha256, document=source.text
             )
         variables = _declared(operation, body)
         auth = caller(request, operation, variables)

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 
 from gql.context import NOT_AUTHENTICATED
 from gql.pipeline.prepared import Operation
-from persistence.uow import UnitOfWork
+from persistence.uow import SqlUnitOfWork
 from resolvers_services.accounts import user_authenticate
 from schemas.errors import DomainError, ErrorCode
 from schemas.users import Principal
@@ -27,7 +27,7 @@ def caller(
         return NOT_AUTHENTICATED
     try:
         token = _token(request, operation, variables)
-        return user_authenticate(uow=UnitOfWork(), token=token)
+        return user_authenticate(uow=SqlUnitOfWork(), token=token)
     except DomainError as error:
         return error
 

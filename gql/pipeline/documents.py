@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from gql.pipeline.body import Body
 from gql.pipeline.refusal import Refusal, bad_request
 from observability.metrics import record_apq
-from persistence.uow import UnitOfWork
+from persistence.uow import SqlUnitOfWork
 from resolvers_services.documents import DocumentStore
 from schemas.errors import ErrorCode
 
@@ -46,7 +46,7 @@ class Documents:
             return self._trusted_source(body, self.trusted)
         if body.persisted_hash is not None and body.query is None:
             text = (
-                self.store.lookup(uow=UnitOfWork(), sha256=body.persisted_hash)
+                self.store.lookup(uow=SqlUnitOfWork(), sha256=body.persisted_hash)
                 if self.apq_enabled
                 else None
             )

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 
 import persistence.db
 from persistence.db import get_engine, reset_engine
-from persistence.uow import UnitOfWork
+from persistence.uow import SqlUnitOfWork
 from resolvers_services.tokens import access_claims
 from tests.conftest import Api, error_code
 
@@ -70,7 +70,7 @@ def test_a_transaction_left_uncommitted_is_rolled_back_once_and_holds_no_lock(
     sent.clear()
 
     def fails_before_its_commit() -> None:
-        with UnitOfWork() as uow:
+        with SqlUnitOfWork() as uow:
             assert uow.users.reserve_post(user_id=user_id, size=1, max_count=10, max_bytes=10)
             raise RuntimeError("the work fails before its commit")
 

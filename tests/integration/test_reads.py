@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from persistence.db import get_engine, get_read_engine
 from persistence.errors import DatabaseUnavailable
-from persistence.uow import UnitOfWork
+from persistence.uow import SqlUnitOfWork
 from resolvers_services.tokens import access_claims
 from tests.conftest import IS_MYSQL, Api
 
@@ -25,11 +25,11 @@ def _now() -> datetime:
 
 def test_the_caller_read_finds_a_live_session_and_nothing_else(api: Api, alice: str) -> None:
     user_id, session_id = _ids(alice)
-    found = UnitOfWork().caller(user_id=user_id, session_id=session_id, now=_now())
+    found = SqlUnitOfWork().caller(user_id=user_id, session_id=session_id, now=_now())
     assert found is not None
     assert (found.id, found.email, found.session_id) == (user_id, "alice@example.com", session_id)
     assert found.posts_count == found.posts_version == found.posts_bytes == 0
-    uow = UnitOfWork()
+    uow = SqlUnitOfWork()
     assert uow.caller(user_id=user_id, session_id=session_id + 1, now=_now()) is None
     assert uow.caller(user_id=user_id + 1, session_id=session_id, now=_now()) is None
 
@@ -43,7 +43,7 @@ def test_the_time_bound_goes_through_the_columns_type(api: Api, alice: str) -> N
         ).scalar_one()
     if isinstance(expires, str):
         expires = datetime.fromisoformat(expires)
-    uow = UnitOfWork()
+    uow = SqlUnitOfWork()
     just_before = expires - timedelta(microseconds=1)
     assert uow.caller(user_id=user_id, session_id=session_id, now=just_before) is not None
     assert uow.caller(user_id=user_id, session_id=session_id, now=expires) is None
@@ -55,7 +55,7 @@ def test_an_ended_session_is_not_read_as_live(api: Api, alice: str) -> None:
         conn.execute(
             text("UPDATE sessions SET ended_at = last_used_at WHERE id = :id"), {"id": session_id}
         )
-    assert UnitOfWork().caller(user_id=user_id, session_id=session_id, now=_now()) is None
+    assert SqlUnitOfWork().caller(user_id=user_id, session_id=session_id, now=_now()) is None
 
 
 def _kill_pooled_connections() -> None:
@@ -76,7 +76,7 @@ def _kill_pooled_connections() -> None:
 
 def test_a_dead_pooled_connection_is_replaced_and_the_read_runs_again(api: Api, alice: str) -> None:
     user_id, session_id = _ids(alice)
-    uow = UnitOfWork()
+    uow = SqlUnitOfWork()
     assert uow.caller(user_id=user_id, session_id=session_id, now=_now()) is not None
     _kill_pooled_connections()
     assert uow.caller(user_id=user_id, session_id=session_id, now=_now()) is not None
@@ -102,5 +102,5 @@ def test_a_database_that_stays_unreachable_is_reported_as_unavailable(
 
     monkeypatch.setattr(engine, "raw_connection", dead_connection)
     with pytest.raises(DatabaseUnavailable):
-        UnitOfWork().caller(user_id=user_id, session_id=session_id, now=_now())
+        SqlUnitOfWork().caller(user_id=user_id, session_id=session_id, now=_now())
     assert len(calls) == 2  # once more on a fresh connection, then it gives up

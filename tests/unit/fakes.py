@@ -1,6 +1,7 @@
 """An in-memory unit of work with the repositories the account services use.
 
-It keeps the real one's contract: ``with uow:`` starts from the last committed
+It satisfies ``persistence.ports.AccountsUnitOfWork``, the protocol those services
+take (mypy checks this module; see the end). It keeps the real one's contract: ``with uow:`` starts from the last committed
 state, ``commit()`` publishes the changes, leaving without it throws them away.
 It counts transactions and commits, and can fail a number of commits with a
 deadlock (TransientError) or an unreachable database, as a real one would.
@@ -13,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 from persistence.errors import AlreadyExists
-from persistence.uow import UnitOfWork
+from persistence.ports import AccountsUnitOfWork
 from schemas.sessions import SessionIn
 from schemas.throttle import LoginAttempt
 from schemas.users import Principal
@@ -177,6 +178,10 @@ class FakeSessions:
         ]
         return [s.id for s in sorted(live, key=lambda s: (s.created_at, s.id), reverse=True)]
 
+    def live_among(self, *, session_ids: Sequence[int], now: datetime) -> set[int]:
+        sessions = [self.state.sessions.get(session_id) for session_id in session_ids]
+        return {s.id for s in sessions if s is not None and self._live(s, now)}
+
     def purge(self, *, now: datetime, limit: int) -> int:
         dead = [
             s.id
@@ -298,11 +303,11 @@ class FakeUnitOfWork:
         self.committed = copy.deepcopy(self._state)
         self.commits += 1
 
-    def as_uow(self) -> UnitOfWork:
-        """This fake, typed as what the services take."""
-        return cast(UnitOfWork, self)
-
 
 def snapshot(fake: FakeUnitOfWork) -> Any:
     """A copy of the committed state, to compare after a denial."""
     return copy.deepcopy(fake.committed)
+
+
+def _satisfies_the_port(fake: FakeUnitOfWork) -> AccountsUnitOfWork:
+    return fake  # mypy: the fake is what the account services take

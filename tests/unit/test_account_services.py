@@ -48,7 +48,7 @@ def uow() -> FakeUnitOfWork:
 
 def signup(uow: FakeUnitOfWork, email: str = "alice@example.com") -> AuthResult:
     data = SignupInput(email=email, password=PASSWORD)
-    return user_signup(uow=uow.as_uow(), data=data, source=HOME)
+    return user_signup(uow=uow, data=data, source=HOME)
 
 
 def login(
@@ -57,13 +57,11 @@ def login(
     password: str = PASSWORD,
     source: str = HOME,
 ) -> AuthResult:
-    return user_login(
-        uow=uow.as_uow(), data=LoginInput(email=email, password=password), source=source
-    )
+    return user_login(uow=uow, data=LoginInput(email=email, password=password), source=source)
 
 
 def caller(uow: FakeUnitOfWork, result: AuthResult) -> Principal:
-    return user_authenticate(uow=uow.as_uow(), token=result.token)
+    return user_authenticate(uow=uow, token=result.token)
 
 
 def refused(code: ErrorCode, call: Any, *args: Any, **kwargs: Any) -> DomainError:
@@ -220,13 +218,13 @@ def test_a_deadlock_that_never_clears_gives_up(uow: FakeUnitOfWork) -> None:
 
 def test_refresh_rotates_and_reuse_ends_the_session(uow: FakeUnitOfWork) -> None:
     first = signup(uow)
-    second = session_refresh(uow=uow.as_uow(), refresh_token=first.refresh_token, source=HOME)
+    second = session_refresh(uow=uow, refresh_token=first.refresh_token, source=HOME)
     [session] = uow.committed.sessions.values()
     assert session.generation == 1
     refused(
         ErrorCode.UNAUTHENTICATED,
         session_refresh,
-        uow=uow.as_uow(),
+        uow=uow,
         refresh_token=first.refresh_token,
         source=HOME,
     )
@@ -242,7 +240,7 @@ def test_a_token_that_is_not_of_the_sessions_family_ends_nothing(uow: FakeUnitOf
     refused(
         ErrorCode.UNAUTHENTICATED,
         session_refresh,
-        uow=uow.as_uow(),
+        uow=uow,
         refresh_token=forged,
         source=HOME,
     )
@@ -253,10 +251,10 @@ def test_a_token_that_is_not_of_the_sessions_family_ends_nothing(uow: FakeUnitOf
 def test_logout_and_logout_everywhere_commit_once_each(uow: FakeUnitOfWork) -> None:
     first, second, third = signup(uow), login(uow), login(uow)
     start = counted(uow)
-    assert session_end(uow=uow.as_uow(), user=caller(uow, first)) == 1
+    assert session_end(uow=uow, user=caller(uow, first)) == 1
     assert counted(uow)[1] - start[1] == 1
     refused(ErrorCode.UNAUTHENTICATED, caller, uow, first)
-    assert session_end_all(uow=uow.as_uow(), user=caller(uow, second)) == 2
+    assert session_end_all(uow=uow, user=caller(uow, second)) == 2
     refused(ErrorCode.UNAUTHENTICATED, caller, uow, third)
 
 
@@ -273,7 +271,7 @@ def test_new_sessions_purge_dead_ones_in_bounded_batches(
 ) -> None:
     results = [signup(uow)] + [login(uow) for _ in range(4)]
     for result in results:
-        session_end(uow=uow.as_uow(), user=caller(uow, result))
+        session_end(uow=uow, user=caller(uow, result))
     monkeypatch.setattr(sessions, "_PURGE_ONE_IN", 1)
     monkeypatch.setattr(sessions, "_PURGE_BATCH", 3)
     login(uow)
@@ -289,7 +287,7 @@ def test_change_password_replaces_the_hash_ends_every_session_and_starts_one(
     first, second = signup(uow), login(uow)
     old_hash = next(iter(uow.committed.users.values())).password_hash
     fresh = user_change_password(
-        uow=uow.as_uow(),
+        uow=uow,
         user=caller(uow, first),
         data=ChangePasswordInput(current_password=PASSWORD, new_password=NEW_PASSWORD),
         source=HOME,
@@ -308,7 +306,7 @@ def test_a_wrong_current_password_leaves_only_a_failed_attempt(uow: FakeUnitOfWo
     refused(
         ErrorCode.UNAUTHENTICATED,
         user_change_password,
-        uow=uow.as_uow(),
+        uow=uow,
         user=caller(uow, first),
         data=ChangePasswordInput(current_password="not it", new_password=NEW_PASSWORD),
         source=HOME,
@@ -328,9 +326,7 @@ def test_delete_account_removes_everything_of_the_user_in_one_commit(
     get_posts_cache().put(user.id, 0, ())
     start = counted(uow)
     assert (
-        user_delete(
-            uow=uow.as_uow(), user=user, data=DeleteAccountInput(password=PASSWORD), source=HOME
-        )
+        user_delete(uow=uow, user=user, data=DeleteAccountInput(password=PASSWORD), source=HOME)
         == user.id
     )
     assert counted(uow)[1] - start[1] == 3  # admit, record the attempt, delete
@@ -350,7 +346,7 @@ def test_delete_account_with_a_wrong_password_deletes_nothing(uow: FakeUnitOfWor
     refused(
         ErrorCode.UNAUTHENTICATED,
         user_delete,
-        uow=uow.as_uow(),
+        uow=uow,
         user=caller(uow, first),
         data=DeleteAccountInput(password="not it"),
         source=HOME,

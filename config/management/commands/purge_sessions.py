@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from persistence.uow import UnitOfWork
+from persistence.uow import SqlUnitOfWork
 from resolvers_services.sessions import session_purge
 
 
@@ -21,5 +21,5 @@ class Command(BaseCommand):  # type: ignore[misc]  # Django ships no type hints
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        purged = session_purge(uow=UnitOfWork(), batch=max(1, int(options["batch"])))
+        purged = session_purge(uow=SqlUnitOfWork(), batch=max(1, int(options["batch"])))
         self.stdout.write(f"purged {purged} sessions")

@@ -92,7 +92,7 @@ class App:
 
 def _operations(app: App) -> dict[str, tuple[Callable[[], object], Callable[[], None]]]:
     """Each operation: the request, and what runs before each (untimed)."""
-    from gql.pipeline import get_pipeline
+    from config import bootstrap
 
     def sign_up() -> str:
         token: str = app.graphql(
@@ -111,7 +111,7 @@ def _operations(app: App) -> dict[str, tuple[Callable[[], object], Callable[[], 
     add_post = orjson.dumps({"query": ADD_POST, "variables": {"text": "a short post"}})
     app.call(get_posts, reader)
     app.call(add_post, writer)
-    responses = get_pipeline().responses
+    responses = bootstrap.pipeline().responses
 
     def nothing() -> None:
         return None

@@ -10,12 +10,13 @@ from django.db import close_old_connections, reset_queries
 from django.test.signals import setting_changed
 
 
-def _rebuild_pipeline(*, setting: str, **_kwargs: Any) -> None:
-    # The pipeline reads its limits once; a test that overrides one gets a new one.
-    from gql.pipeline import PIPELINE_SETTINGS, reset_pipeline
+def _rebuild_shared_state(*, setting: str, **_kwargs: Any) -> None:
+    # The shared state reads its settings once; a test that overrides one gets it anew.
+    # Imported here: the pipeline needs the app registry, which is not ready at import.
+    from config import bootstrap
 
-    if setting in PIPELINE_SETTINGS:
-        reset_pipeline()
+    if setting in bootstrap.SETTINGS:
+        bootstrap.reset()
 
 
 class ProjectConfig(AppConfig):  # type: ignore[misc]  # Django ships no type hints
@@ -28,4 +29,4 @@ class ProjectConfig(AppConfig):  # type: ignore[misc]  # Django ships no type hi
         signals.request_started.disconnect(reset_queries)
         signals.request_started.disconnect(close_old_connections)
         signals.request_finished.disconnect(close_old_connections)
-        setting_changed.connect(_rebuild_pipeline, dispatch_uid="posts-api-pipeline")
+        setting_changed.connect(_rebuild_shared_state, dispatch_uid="posts-api-shared-state")

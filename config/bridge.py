@@ -55,7 +55,7 @@ from urllib.parse import unquote_to_bytes
 from django.conf import settings
 from granian.rsgi import ProtocolClosed  # type: ignore[attr-defined] # re-exported, untyped
 
-from config import readiness
+from config import bootstrap, readiness
 from config.memory import release_free_memory
 from config.wsgi import application as django_application
 from gql.streams import Streams, wants_stream
@@ -444,6 +444,7 @@ class BufferedWSGIBridge:
         self._pool = _AppThreads(self.app, self.threads, self.held)
         self._streams = Streams.start(
             loop,
+            pipeline=bootstrap.pipeline,
             max_per_user=int(settings.SUBSCRIPTIONS_MAX_PER_USER),
             draining=lambda: readiness.phase() == readiness.DRAINING,
         )

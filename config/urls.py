@@ -2,9 +2,12 @@
 
 from django.urls import path
 
+from config import bootstrap
 from config.readiness import readyz
 from gql.metrics_view import metrics
-from gql.views import graphql, healthz
+from gql.views import graphql_view, healthz
+
+graphql = graphql_view(bootstrap.pipeline)
 
 urlpatterns = [
     path("graphql", graphql, name="graphql"),

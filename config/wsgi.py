@@ -16,12 +16,13 @@ configure_tracing()
 
 application = get_wsgi_application()
 
-# Build the request pipeline now, not on the first request: a bad trusted-documents
-# manifest (or any other setting it is built from) must stop start-up, not leave a
-# healthy-looking server that answers every GraphQL request with a 500.
-from gql.pipeline import get_pipeline  # noqa: E402 - needs the settings configured above
+# Build the shared state (the request pipeline, the caches, the token verifier) now,
+# not on the first request: a bad trusted-documents manifest (or any other setting it
+# is built from) must stop start-up, not leave a healthy-looking server that answers
+# every GraphQL request with a 500.
+from config import bootstrap  # noqa: E402 - needs the settings configured above
 
-get_pipeline()
+bootstrap.current()
 
 # The server's log records skip the caller's frame and names that no format prints
 # (tests keep them: pytest shows each captured line's file and line).

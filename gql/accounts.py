@@ -271,5 +271,6 @@ class AccountMutations:
             user=info.context.user,
             data=data,
             source=info.context.client_address(),
+            posts_cache=info.context.posts_cache,
         )
         return DeleteAccountPayload(deleted_user_id=user_id(deleted))

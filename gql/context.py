@@ -1,4 +1,5 @@
-"""The typed per-request context: the request, the unit-of-work factory, and the caller.
+"""The typed per-request context: the request, the unit-of-work factory, the process's
+posts cache, and the caller.
 
 The caller is a fact of the request, resolved once by the pipeline before
 execution (from the Authorization header or the operation's ``token``
@@ -14,6 +15,7 @@ from graphql import DocumentNode
 
 from persistence.ports import UnitOfWorkFactory
 from persistence.uow import SqlUnitOfWork
+from resolvers_services.post_cache import PostsCache
 from resolvers_services.post_events import Feed
 from schemas.errors import DomainError, ErrorCode
 from schemas.users import Principal
@@ -26,6 +28,8 @@ class Context:
     """What every resolver gets as ``info.context``."""
 
     request: HttpRequest
+    # The process's cache of each user's posts (built at start-up, handed in by the pipeline).
+    posts_cache: PostsCache
     # The caller, or why there is none (no token: NOT_AUTHENTICATED; a bad one: its reason).
     auth: Principal | DomainError = NOT_AUTHENTICATED
     uow_factory: UnitOfWorkFactory = SqlUnitOfWork

@@ -78,7 +78,10 @@ class PostQueries:
         permission_classes=[IsAuthenticated],
     )
     def get_posts(self, info: GqlInfo, token: TokenArg = None) -> list[Post]:
-        posts = post_list(uow=info.context.uow_factory(), user=info.context.user)
+        context = info.context
+        posts = post_list(
+            uow=context.uow_factory(), user=context.user, posts_cache=context.posts_cache
+        )
         return [Post.from_out(post) for post in posts]
 
 
@@ -107,7 +110,10 @@ class PostMutations:
         token: TokenArg = None,
     ) -> AddPostPayload:
         data = parse_input(PostCreateInput, text=text)
-        post = post_create(uow=info.context.uow_factory(), user=info.context.user, data=data)
+        context = info.context
+        post = post_create(
+            uow=context.uow_factory(), user=context.user, data=data, posts_cache=context.posts_cache
+        )
         return AddPostPayload.from_out(post, info.context.user)
 
     @strawberry.mutation(
@@ -124,5 +130,8 @@ class PostMutations:
         token: TokenArg = None,
     ) -> DeletePostPayload:
         data = PostDeleteInput(post=decode_id(post_id, argument="postId"))
-        deleted = post_delete(uow=info.context.uow_factory(), user=info.context.user, data=data)
+        context = info.context
+        deleted = post_delete(
+            uow=context.uow_factory(), user=context.user, data=data, posts_cache=context.posts_cache
+        )
         return DeletePostPayload.from_out(deleted, info.context.user)

@@ -52,7 +52,7 @@ from strawberry.types.graphql import OperationType
 
 from gql.context import Context
 from gql.errors import shape_error
-from gql.pipeline import Pipeline, get_pipeline
+from gql.pipeline import Pipeline
 from gql.pipeline.body import body_from
 from gql.pipeline.caller import caller, header_token
 from gql.pipeline.prepared import Operation, choose
@@ -218,7 +218,7 @@ class GuardedSchema:
     """What the view's transports execute with: the app's schema behind the request
     pipeline's document rules and the caller check, each stream opening its feed."""
 
-    def __init__(self, hub: PostEventHub, pipeline: Callable[[], Pipeline] = get_pipeline) -> None:
+    def __init__(self, hub: PostEventHub, pipeline: Callable[[], Pipeline]) -> None:
         self.hub = hub
         self.pipeline = pipeline
         self.config = app_schema.config
@@ -263,6 +263,7 @@ class GuardedSchema:
             return _refused(error.message, error.extensions())
         context = Context(
             request=_django_request(request, admitted.token),
+            posts_cache=self.pipeline().posts_cache,
             auth=admitted.principal,
             document=admitted.document,
             events=feed,
@@ -299,7 +300,7 @@ class GuardedSchema:
             if name in operation.variables
         }
         django_request = _django_request(request, ws_token)
-        auth = caller(django_request, operation, variables)
+        auth = caller(django_request, operation, variables, tokens=pipeline.tokens)
         if isinstance(auth, DomainError):
             raise auth
         token = header_token(django_request) or _argument_token(operation, variables)
@@ -430,9 +431,10 @@ class StreamView(
     connection_init_wait_timeout = timedelta(seconds=WS_CONNECTION_INIT_SECONDS)
     max_subscriptions_per_connection = 10
 
-    def __init__(self, hub: PostEventHub) -> None:
+    def __init__(self, hub: PostEventHub, pipeline: Callable[[], Pipeline]) -> None:
         self.hub = hub
-        self.schema = GuardedSchema(hub)  # type: ignore[assignment]
+        self.pipeline = pipeline
+        self.schema = GuardedSchema(hub, pipeline)  # type: ignore[assignment]
 
     async def get_root_value(self, request: StreamRequest | SocketRequest) -> None:
         return None
@@ -496,9 +498,10 @@ class StreamView(
         token = _connection_token(params)
         if token is None:
             raise ConnectionRejectionError
+        tokens = self.pipeline().tokens
         try:
             await asyncio.get_running_loop().run_in_executor(
-                None, lambda: user_authenticate(uow=SqlUnitOfWork(), token=token)
+                None, lambda: user_authenticate(uow=SqlUnitOfWork(), token=token, tokens=tokens)
             )
         except DomainError:
             raise ConnectionRejectionError from None
@@ -555,9 +558,9 @@ async def _send_all(chunks: AsyncIterator[str], transport: Any) -> None:
 class Streams:
     """The process's subscription transports and their hub (built once per worker)."""
 
-    def __init__(self, hub: PostEventHub) -> None:
+    def __init__(self, hub: PostEventHub, pipeline: Callable[[], Pipeline]) -> None:
         self.hub = hub
-        self.view = StreamView(hub)
+        self.view = StreamView(hub, pipeline)
         self._watch: asyncio.Task[None] | None = None
 
     @classmethod
@@ -565,17 +568,20 @@ class Streams:
         cls,
         loop: asyncio.AbstractEventLoop,
         *,
+        pipeline: Callable[[], Pipeline],
         max_per_user: int,
         draining: Callable[[], bool] = lambda: False,
     ) -> Streams:
         """Build the hub and start its reader, and a watch for the instance draining
-        (SIGTERM), on ``loop``."""
+        (SIGTERM), on ``loop``. ``pipeline()`` is the process's request pipeline
+        (config/bootstrap.py), whose steps every subscription passes."""
         hub = PostEventHub(
             max_per_user=max_per_user,
+            uow_factory=SqlUnitOfWork,
             on_open_change=record_streams_open,
             on_delivered=record_stream_event,
         )
-        streams = cls(hub)
+        streams = cls(hub, pipeline)
         loop.call_soon(hub.start)
         streams._watch = loop.create_task(streams._watch_drain(draining))
         return streams

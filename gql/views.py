@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -9,26 +11,32 @@ from django.views.decorators.csrf import csrf_exempt
 from gql.errors import error_response
 from gql.graphiql import graphiql_response
 from gql.http_errors import allow_methods
-from gql.pipeline import get_pipeline
+from gql.pipeline import Pipeline
 from resolvers_services.health import system_health
 from schemas.errors import ErrorCode
 
 
-# Tokens travel in a header, never in cookies, so cross-site request forgery has
-# nothing to ride on.
-@csrf_exempt
-def graphql(request: HttpRequest) -> HttpResponse:
-    """A GraphQL request by POST, or by GET for a query; a browser's GET (Accept:
-    text/html) gets GraphiQL when the explorer is on."""
-    if request.method == "GET" and _wants_html(request) and settings.GRAPHQL_EXPLORER:
-        return graphiql_response(request)
-    if request.method in {"GET", "POST"}:
-        return get_pipeline().handle(request)
-    response = error_response(
-        405, "Send GraphQL requests as POST (or queries as GET)", ErrorCode.BAD_USER_INPUT
-    )
-    response["Allow"] = "GET, POST"
-    return response
+def graphql_view(pipeline: Callable[[], Pipeline]) -> Callable[[HttpRequest], HttpResponse]:
+    """The GraphQL endpoint, answering through the process's pipeline (``pipeline()``,
+    handed in by config/urls.py from config/bootstrap.py)."""
+
+    def graphql(request: HttpRequest) -> HttpResponse:
+        """A GraphQL request by POST, or by GET for a query; a browser's GET (Accept:
+        text/html) gets GraphiQL when the explorer is on."""
+        if request.method == "GET" and _wants_html(request) and settings.GRAPHQL_EXPLORER:
+            return graphiql_response(request)
+        if request.method in {"GET", "POST"}:
+            return pipeline().handle(request)
+        response = error_response(
+            405, "Send GraphQL requests as POST (or queries as GET)", ErrorCode.BAD_USER_INPUT
+        )
+        response["Allow"] = "GET, POST"
+        return response
+
+    # Tokens travel in a header, never in cookies, so cross-site request forgery has
+    # nothing to ride on.
+    view: Callable[[HttpRequest], HttpResponse] = csrf_exempt(graphql)
+    return view
 
 
 def _wants_html(request: HttpRequest) -> bool:

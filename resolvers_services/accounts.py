@@ -24,9 +24,9 @@ from resolvers_services import login_throttle
 from resolvers_services.address_limit import auth_request_admit
 from resolvers_services.clock import utcnow
 from resolvers_services.passwords import burn_verification_time, hash_password, verify_password
-from resolvers_services.post_cache import get_posts_cache
+from resolvers_services.post_cache import PostsCache
 from resolvers_services.sessions import issue_tokens, start_session
-from resolvers_services.tokens import INVALID_TOKEN, access_claims
+from resolvers_services.tokens import INVALID_TOKEN, TokenVerifier
 from resolvers_services.transactions import retry_transaction
 from schemas.errors import DomainError, ErrorCode
 from schemas.throttle import LoginAttempt
@@ -189,7 +189,12 @@ def _replace_password(
 
 
 def user_delete(
-    *, uow: AccountsUnitOfWork, user: Principal, data: DeleteAccountInput, source: str
+    *,
+    uow: AccountsUnitOfWork,
+    user: Principal,
+    data: DeleteAccountInput,
+    source: str,
+    posts_cache: PostsCache,
 ) -> int:
     """Delete the caller's account with every post and session; the id it had.
 
@@ -198,7 +203,7 @@ def user_delete(
     """
     account, _attempt = _confirm_own_password(uow, user=user, password=data.password, source=source)
     _delete_account(uow, user=account)
-    get_posts_cache().discard(account.id)
+    posts_cache.discard(account.id)
     return account.id
 
 
@@ -216,12 +221,13 @@ def _delete_account(uow: AccountsUnitOfWork, *, user: UserRecord) -> None:
 
 
 @retry_transaction
-def user_authenticate(*, uow: AccountsUnitOfWork, token: str) -> Principal:
-    """The caller an access token stands for, in one SELECT.
+def user_authenticate(*, uow: AccountsUnitOfWork, token: str, tokens: TokenVerifier) -> Principal:
+    """The caller an access token stands for, in one SELECT (the token checked by the
+    process's ``tokens``, which verifies each token once).
 
     UNAUTHENTICATED if the token is bad, its user gone, or its session ended or expired.
     """
-    claims = access_claims(token)
+    claims = tokens.claims(token)
     principal = uow.caller(user_id=claims.user_id, session_id=claims.session_id, now=utcnow())
     if principal is None:
         raise _unauthenticated(INVALID_TOKEN)

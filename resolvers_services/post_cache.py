@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from cachetools import TTLCache
-from django.conf import settings
 
-from observability.metrics import record_cache, watch_cache
+from observability.metrics import record_cache
 from schemas.posts import PostOut
 
 # Rough per-post overhead beyond the text: the pydantic model, its datetime and int.
@@ -109,7 +108,11 @@ class VersionedCache(Generic[K, V]):
 
 
 class PostsCache:
-    """Each user's posts, bounded by an estimate of their bytes."""
+    """Each user's posts, bounded by an estimate of their bytes.
+
+    One per process, built at start-up (config/bootstrap.py) and handed to the
+    post services by the resolvers, which find it in the request's context.
+    """
 
     def __init__(
         self, *, ttl_seconds: float, max_bytes: int, timer: Callable[[], float] = time.monotonic
@@ -159,29 +162,3 @@ class PostsCache:
     def clear(self) -> None:
         """Forget everything."""
         self._posts.clear()
-
-
-_cache_lock = threading.Lock()
-_cache: PostsCache | None = None
-
-
-def get_posts_cache() -> PostsCache:
-    """The process-wide cache, built from settings on first use."""
-    global _cache
-    if _cache is None:
-        with _cache_lock:
-            if _cache is None:
-                cache = PostsCache(
-                    ttl_seconds=settings.POSTS_CACHE_TTL_SECONDS,
-                    max_bytes=settings.POSTS_CACHE_MAX_BYTES,
-                )
-                watch_cache("posts", lambda: cache.current_bytes)
-                _cache = cache
-    return _cache
-
-
-def reset_posts_cache() -> None:
-    """Drop the process-wide cache so the next use reads settings again."""
-    global _cache
-    with _cache_lock:
-        _cache = None

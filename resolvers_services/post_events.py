@@ -52,7 +52,6 @@ from functools import partial
 from typing import TypeVar
 
 from persistence.ports import UnitOfWork, UnitOfWorkFactory
-from persistence.uow import SqlUnitOfWork
 from resolvers_services.clock import utcnow
 from schemas.errors import DomainError, ErrorCode
 from schemas.post_events import PostEventKind, PostEventOut
@@ -257,7 +256,7 @@ class PostEventHub:
         self,
         *,
         max_per_user: int,
-        uow_factory: UnitOfWorkFactory = SqlUnitOfWork,
+        uow_factory: UnitOfWorkFactory,
         poll_seconds: float = POLL_SECONDS,
         on_open_change: Callable[[int], None] = lambda _delta: None,
         on_delivered: Callable[[], None] = lambda: None,

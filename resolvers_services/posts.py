@@ -11,7 +11,7 @@ from django.conf import settings
 from persistence.ports import UnitOfWork
 from persistence.repositories import PostRow
 from resolvers_services.clock import utcnow
-from resolvers_services.post_cache import get_posts_cache
+from resolvers_services.post_cache import PostsCache
 from resolvers_services.transactions import retry_transaction
 from schemas.errors import DomainError, ErrorCode
 from schemas.ids import POST_TYPE, USER_TYPE, NodeRef
@@ -71,10 +71,12 @@ def _quota_exceeded(uow: UnitOfWork, user: Principal, size: int) -> DomainError:
     )
 
 
-def post_create(*, uow: UnitOfWork, user: Principal, data: PostCreateInput) -> PostOut:
+def post_create(
+    *, uow: UnitOfWork, user: Principal, data: PostCreateInput, posts_cache: PostsCache
+) -> PostOut:
     """Store a new post for ``user`` within their quotas and return it."""
     created = _create(uow, user=user, text=data.text, size=utf8_size(data.text))
-    get_posts_cache().discard(user.id)
+    posts_cache.discard(user.id)
     return created
 
 
@@ -107,14 +109,13 @@ def _create(uow: UnitOfWork, *, user: Principal, text: str, size: int) -> PostOu
     return PostOut.from_row(id=post_id, text=text, created_at=created_at.replace(tzinfo=UTC))
 
 
-def post_list(*, uow: UnitOfWork, user: Principal) -> tuple[PostOut, ...]:
+def post_list(*, uow: UnitOfWork, user: Principal, posts_cache: PostsCache) -> tuple[PostOut, ...]:
     """Every post of ``user``, newest first, from the cache when it is current."""
-    cache = get_posts_cache()
-    cached = cache.get(user.id, user.posts_version)
+    cached = posts_cache.get(user.id, user.posts_version)
     if cached is not None:
         return cached
     posts = _list(uow, user_id=user.id)
-    cache.put(user.id, user.posts_version, posts)
+    posts_cache.put(user.id, user.posts_version, posts)
     return posts
 
 
@@ -177,12 +178,14 @@ def _count(uow: UnitOfWork, *, user_id: int) -> int:
     return totals[0]
 
 
-def post_delete(*, uow: UnitOfWork, user: Principal, data: PostDeleteInput) -> int:
+def post_delete(
+    *, uow: UnitOfWork, user: Principal, data: PostDeleteInput, posts_cache: PostsCache
+) -> int:
     """Delete one of ``user``'s own posts; NOT_FOUND if there is no such post of theirs."""
     if data.post.type_name != POST_TYPE:  # a user's id, say: never one of their posts
         raise DomainError(ErrorCode.NOT_FOUND, POST_NOT_FOUND, fields={"postId": "not found"})
     _delete(uow, user=user, post_id=data.post.key)
-    get_posts_cache().discard(user.id)
+    posts_cache.discard(user.id)
     return data.post.key
 
 

@@ -50,43 +50,42 @@ def issue_access_token(
     return jwt.encode(claims, settings.JWT_SECRET, algorithm=ALGORITHM), expires
 
 
-class _VerifiedTokens:
-    """Tokens this process has already verified, with when each stops being valid.
+class TokenVerifier:
+    """Verifies access tokens, remembering those this process has verified already, with
+    when each stops being valid.
 
     Verifying a JWT (parsing, HMAC, claim checks) costs more than the rest of a
     cached getPosts; a token is verified once and then only its expiry is checked
     again. Keyed by the token and the settings it was checked against, so a
-    changed secret or issuer verifies afresh. Bounded; thread-safe.
+    changed secret or issuer verifies afresh. Bounded; thread-safe. One per
+    process, built at start-up (config/bootstrap.py).
     """
 
-    def __init__(self, maxsize: int) -> None:
+    def __init__(self, maxsize: int = 8192) -> None:
         self._lock = threading.Lock()
         self._claims: LRUCache[tuple[str, str, str, int], tuple[AccessClaims, float]] = LRUCache(
             maxsize=maxsize
         )
 
-    def get(self, key: tuple[str, str, str, int]) -> AccessClaims | None:
+    def claims(self, token: str) -> AccessClaims:
+        """The user and session a valid access token is for; UNAUTHENTICATED for any bad token."""
+        key = (token, settings.JWT_SECRET, settings.JWT_ISSUER, settings.JWT_LEEWAY_SECONDS)
         with self._lock:
             found = self._claims.get(key)
-        if found is None or time.time() >= found[1]:
-            return None
-        return found[0]
-
-    def put(self, key: tuple[str, str, str, int], claims: AccessClaims, valid_until: float) -> None:
+        if found is not None and time.time() < found[1]:
+            return found[0]
+        verified, valid_until = _verify(token)
         with self._lock:
-            self._claims[key] = (claims, valid_until)
-
-
-_verified = _VerifiedTokens(maxsize=8192)
+            self._claims[key] = (verified, valid_until)
+        return verified
 
 
 def access_claims(token: str) -> AccessClaims:
-    """The user and session a valid access token is for; UNAUTHENTICATED for any bad token."""
-    key = (token, settings.JWT_SECRET, settings.JWT_ISSUER, settings.JWT_LEEWAY_SECONDS)
-    known = _verified.get(key)
-    if known is not None:
-        return known
-    return _verify(token)
+    """The user and session a valid access token is for; UNAUTHENTICATED for any bad token.
+
+    Verified afresh each time: requests go through their process's TokenVerifier.
+    """
+    return _verify(token)[0]
 
 
 def _canonical(token: str) -> bool:
@@ -106,7 +105,7 @@ def _canonical(token: str) -> bool:
     return True
 
 
-def _verify(token: str) -> AccessClaims:
+def _verify(token: str) -> tuple[AccessClaims, float]:
     try:
         if not _canonical(token):
             raise ValueError("not the canonical encoding")
@@ -129,9 +128,7 @@ def _verify(token: str) -> AccessClaims:
         valid_until = float(claims["exp"]) + settings.JWT_LEEWAY_SECONDS
     except (jwt.PyJWTError, ValueError, TypeError, ValidationError):
         raise DomainError(ErrorCode.UNAUTHENTICATED, INVALID_TOKEN) from None
-    key = (token, settings.JWT_SECRET, settings.JWT_ISSUER, settings.JWT_LEEWAY_SECONDS)
-    _verified.put(key, verified, valid_until)
-    return verified
+    return verified, valid_until
 
 
 def _positive(value: object) -> int:

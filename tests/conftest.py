@@ -17,10 +17,9 @@ from django.test import Client
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL, make_url
 
-from gql.pipeline import reset_pipeline
+from config import bootstrap
 from persistence.db import get_engine, reset_engine
 from persistence.migrations import upgrade
-from resolvers_services.post_cache import reset_posts_cache
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 IS_MYSQL = TEST_DATABASE_URL.startswith("mysql")
@@ -111,9 +110,9 @@ def _test_settings(database_url: str) -> Iterator[None]:
 
 
 def reset_caches() -> None:
-    """Drop every per-process cache so the next request builds them from settings again."""
-    reset_posts_cache()
-    reset_pipeline()
+    """Drop the process's shared state (caches, pipeline, token verifier) so the next
+    request builds it from settings again (config/bootstrap.py)."""
+    bootstrap.reset()
 
 
 AUTH_FIELDS = "token refreshToken tokenExpiresAt user { id email }"

@@ -22,7 +22,6 @@ client sent, validated as sent.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -46,11 +45,13 @@ from observability.metrics import record_cache, watch_cache
 from persistence.uow import SqlUnitOfWork
 from resolvers_services.document_budget import NewDocumentBudget
 from resolvers_services.documents import DocumentStore
+from resolvers_services.post_cache import PostsCache
+from resolvers_services.tokens import TokenVerifier
 from schemas.errors import DomainError, ErrorCode
 from schemas.kept_bytes import kept
 from schemas.users import Principal
 
-# What config/apps.py watches: a change to any of these rebuilds the pipeline.
+# What the pipeline is built from: config/bootstrap.py rebuilds it when a test overrides one.
 PIPELINE_SETTINGS = frozenset(
     {
         "GRAPHQL_EXPLORER",
@@ -77,16 +78,20 @@ PIPELINE_SETTINGS = frozenset(
 
 @dataclass
 class Pipeline:
-    """The per-process request pipeline and the state it keeps (built once, at start-up)."""
+    """The per-process request pipeline and the state it keeps (built once, at start-up,
+    by config/bootstrap.py), and what it hands each request: the posts cache in the
+    context, the token verifier to the caller step."""
 
     documents: Documents
     prepared: PreparedDocuments
     budget: NewDocumentBudget
     responses: ResponseCache
     limits: Limits
+    posts_cache: PostsCache
+    tokens: TokenVerifier
 
     @classmethod
-    def from_settings(cls) -> Pipeline:
+    def from_settings(cls, *, posts_cache: PostsCache, tokens: TokenVerifier) -> Pipeline:
         """Build the pipeline and its caches from settings (a bad manifest stops start-up)."""
         path = settings.GRAPHQL_TRUSTED_DOCUMENTS
         limits = Limits.from_settings()
@@ -111,6 +116,8 @@ class Pipeline:
             ),
             responses=responses,
             limits=limits,
+            posts_cache=posts_cache,
+            tokens=tokens,
         )
 
     def handle(self, request: HttpRequest) -> HttpResponse:
@@ -141,7 +148,7 @@ class Pipeline:
                 uow=SqlUnitOfWork(), sha256=source.sha256, document=source.text
             )
         variables = _declared(operation, body)
-        auth = caller(request, operation, variables)
+        auth = caller(request, operation, variables, tokens=self.tokens)
         if isinstance(auth, Principal):
             annotate(user_id=auth.id)
         key, version = _cache_key(prepared, operation, variables, auth)
@@ -158,6 +165,7 @@ class Pipeline:
             variables=variables,
             operation_name=body.operation_name,
             auth=auth,
+            posts_cache=self.posts_cache,
         )
         annotate(outcome=outcome)
         encoded = encode(payload)
@@ -195,25 +203,4 @@ def _canonical(variables: Mapping[str, Any]) -> bytes:
     return kept(orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
 
 
-_pipeline_lock = threading.Lock()
-_pipeline: Pipeline | None = None
-
-
-def get_pipeline() -> Pipeline:
-    """The process's pipeline, built from settings on first use (at start-up)."""
-    global _pipeline  # noqa: PLW0603 - the one process-wide instance, built once
-    if _pipeline is None:
-        with _pipeline_lock:
-            if _pipeline is None:
-                _pipeline = Pipeline.from_settings()
-    return _pipeline
-
-
-def reset_pipeline() -> None:
-    """Drop the pipeline so the next request builds it from settings again (tests)."""
-    global _pipeline  # noqa: PLW0603 - see get_pipeline
-    with _pipeline_lock:
-        _pipeline = None
-
-
-__all__ = ["Pipeline", "Refusal", "get_pipeline", "reset_pipeline"]
+__all__ = ["PIPELINE_SETTINGS", "Pipeline", "Refusal"]

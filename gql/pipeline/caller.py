@@ -13,6 +13,7 @@ from gql.context import NOT_AUTHENTICATED
 from gql.pipeline.prepared import Operation
 from persistence.uow import SqlUnitOfWork
 from resolvers_services.accounts import user_authenticate
+from resolvers_services.tokens import TokenVerifier
 from schemas.errors import DomainError, ErrorCode
 from schemas.users import Principal
 
@@ -20,14 +21,19 @@ _BEARER = "bearer"
 
 
 def caller(
-    request: HttpRequest, operation: Operation, variables: Mapping[str, Any]
+    request: HttpRequest,
+    operation: Operation,
+    variables: Mapping[str, Any],
+    *,
+    tokens: TokenVerifier,
 ) -> Principal | DomainError:
-    """The caller, or why there is none (resolvers that need one raise it)."""
+    """The caller, or why there is none (resolvers that need one raise it); ``tokens``
+    is the process's verifier."""
     if not operation.needs_caller:
         return NOT_AUTHENTICATED
     try:
         token = _token(request, operation, variables)
-        return user_authenticate(uow=SqlUnitOfWork(), token=token)
+        return user_authenticate(uow=SqlUnitOfWork(), token=token, tokens=tokens)
     except DomainError as error:
         return error
 

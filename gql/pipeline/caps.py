@@ -27,7 +27,7 @@ from schemas.errors import ErrorCode
 @dataclass(frozen=True, slots=True)
 class Limits:
     """The document caps and the explorer switch, read from settings once, with the
-    pipeline (config/apps.py rebuilds it when a test overrides one of them)."""
+    pipeline (config/bootstrap.py rebuilds it when a test overrides one of them)."""
 
     explorer: bool
     max_document_bytes: int

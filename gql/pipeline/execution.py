@@ -14,6 +14,7 @@ from gql.context import Context
 from gql.errors import shape_error
 from gql.pipeline.prepared import Prepared
 from gql.schema import schema
+from resolvers_services.post_cache import PostsCache
 from schemas.errors import DomainError
 from schemas.users import Principal
 
@@ -28,12 +29,15 @@ def execute(
     variables: Mapping[str, Any],
     operation_name: str | None,
     auth: Principal | DomainError,
+    posts_cache: PostsCache,
 ) -> tuple[dict[str, Any], str]:
     """The response's payload and its outcome code."""
     result = schema.execute_sync(
         text,
         variable_values=dict(variables),
-        context_value=Context(request=request, auth=auth, document=prepared.document),
+        context_value=Context(
+            request=request, posts_cache=posts_cache, auth=auth, document=prepared.document
+        ),
         operation_name=operation_name,
     )
     payload: dict[str, Any] = {}

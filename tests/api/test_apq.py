@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from sqlalchemy import text
 
-from gql.pipeline import get_pipeline
+from config import bootstrap
 from persistence.db import get_engine
 from tests.conftest import Api, db_scalar, error_code, reset_caches
 
@@ -301,7 +301,7 @@ def test_a_document_that_keeps_being_used_survives_a_flood_of_registrations(
     reset_caches()
     used = "query Used { getPosts { text } }"
     assert "errors" not in with_query(api, used, alice)
-    get_pipeline().documents.store.touch_every_seconds = 0
+    bootstrap.pipeline().documents.store.touch_every_seconds = 0
     for n in range(8):
         assert "errors" not in with_query(api, f"query Flood{n} {{ getPosts {{ text }} }}", alice)
         assert "errors" not in hash_only(api, used, alice)

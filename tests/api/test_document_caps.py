@@ -15,8 +15,8 @@ import pytest
 from django.conf import settings
 from graphql import GraphQLError
 
+from config import bootstrap
 from gql.pipeline import prepared as prepared_module
-from gql.pipeline import reset_pipeline
 from schemas.limits import NODES_MAX
 from tests.conftest import PASSWORD, Api, db_scalar, error_code, gid
 
@@ -61,7 +61,7 @@ def assert_too_many_fields(body: dict[str, Any]) -> None:
 @pytest.fixture
 def cap_1024() -> int:
     settings.GRAPHQL_MAX_DOCUMENT_BYTES = 1024
-    reset_pipeline()  # it reads its limits once
+    bootstrap.reset()  # it reads its limits once
     return 1024
 
 
@@ -194,7 +194,7 @@ def test_a_mutation_over_the_field_cap_runs_nothing(api: Api, alice: str) -> Non
 
 def test_the_field_cap_follows_the_setting(api: Api) -> None:
     settings.GRAPHQL_MAX_FIELDS = 20
-    reset_pipeline()  # it reads its limits once
+    bootstrap.reset()  # it reads its limits once
     assert "errors" not in api.post("{ " + "__typename " * 20 + "}")
     assert_refused(api.post("{ " + "__typename " * 21 + "}"))
 

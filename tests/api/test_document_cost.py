@@ -22,7 +22,7 @@ from django.conf import settings
 from django.http.response import HttpResponseBase
 from graphql import get_introspection_query
 
-from gql.pipeline import get_pipeline
+from config import bootstrap
 from tests.conftest import Api, db_scalar, gid
 
 pytestmark = pytest.mark.slow
@@ -203,7 +203,7 @@ def test_a_never_seen_document_at_a_caps_limit_costs_at_most_25_getposts_that_ex
         assert "errors" not in api.add_post(f"post {n} " + "x" * 90, token=alice)
     me = gid("User", int(db_scalar("SELECT id FROM users WHERE email = 'alice@example.com'")))
     normal = json.dumps({"query": "query { getPosts { id text createdAt } }"})
-    responses = get_pipeline().responses
+    responses = bootstrap.pipeline().responses
     build = AT_THE_CAPS[name]
     executed, worst = [], []
     for r in range(ROUNDS):

@@ -11,9 +11,9 @@ from django.conf import settings
 from graphql import get_introspection_query
 from sqlalchemy import text
 
+from config import bootstrap
 from gql import pipeline
 from gql.pipeline import prepared as prepared_module
-from gql.pipeline import reset_pipeline
 from persistence.db import get_engine
 from tests.conftest import Api
 
@@ -274,7 +274,7 @@ def test_introspection_is_refused_once_the_explorer_is_off_however_often_it_ran(
     query = get_introspection_query()
     assert "errors" not in api.post(query)
     settings.GRAPHQL_EXPLORER = False
-    reset_pipeline()  # as a restart with the explorer off does (the pipeline reads it once)
+    bootstrap.reset()  # as a restart with the explorer off does (the pipeline reads it once)
     assert _codes(api.post(f"# again\n{query}")) == {"BAD_USER_INPUT"}
     assert _codes(api.post(query)) == {"BAD_USER_INPUT"}
 
@@ -325,7 +325,7 @@ def test_documents_breaking_the_rules_about_variables_and_directives_are_refused
 def test_the_prepared_documents_cache_weighs_each_by_its_text(api: Api) -> None:
     """Bounded by weight, not count: a long document weighs more (documents are parsed
     without locations, so the weight cannot come from the parsed document's end)."""
-    prepared = pipeline.get_pipeline().prepared._entries
+    prepared = bootstrap.pipeline().prepared._entries
     before = prepared.currsize
     short = "{ __typename }"
     long = "# " + "x" * 4000 + "\n{ __typename }"

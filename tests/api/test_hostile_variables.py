@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 
-from gql.pipeline import get_pipeline
+from config import bootstrap
 from tests.conftest import Api, error_code
 
 GET_POSTS = "{ getPosts { id } }"
 
 
 def test_a_variable_the_operation_does_not_declare_is_never_kept(api: Api, alice: str) -> None:
-    responses = get_pipeline().responses
+    responses = bootstrap.pipeline().responses
     api.post(GET_POSTS, token=alice)
     one_entry = responses.current_bytes
     assert one_entry > 0

@@ -369,8 +369,7 @@ def test_posts_cache_hits_and_misses_are_counted(
 
 
 def test_the_bytes_each_cache_holds_are_reported(api: Api, metrics: Metrics) -> None:
-    from gql.pipeline import get_pipeline
-    from resolvers_services.post_cache import get_posts_cache
+    from config import bootstrap
 
     reset_caches()
     token = api.token_for("alice@example.com")
@@ -382,8 +381,8 @@ def test_the_bytes_each_cache_holds_are_reported(api: Api, metrics: Metrics) -> 
         for cache in ("posts", "response")
     }
     assert held == {
-        "posts": get_posts_cache().current_bytes,
-        "response": get_pipeline().responses.current_bytes,
+        "posts": bootstrap.current().posts_cache.current_bytes,
+        "response": bootstrap.pipeline().responses.current_bytes,
     }
     assert held["posts"] > 5000
     assert held["response"] > 5000

@@ -13,8 +13,8 @@ import pytest
 from pytest_django import Settings
 from sqlalchemy import text
 
+from config import bootstrap
 from persistence.db import get_engine
-from resolvers_services.post_cache import get_posts_cache
 from tests.conftest import Api, gid, reset_caches, row_id
 from tests.statements import listening
 
@@ -183,7 +183,7 @@ def test_posts_too_large_for_the_byte_bound_are_still_listed_correctly(
     first = add(api, alice, big)
     for _ in range(3):
         assert api.posts(alice) == [first]
-    assert get_posts_cache().current_bytes <= 4096
+    assert bootstrap.current().posts_cache.current_bytes <= 4096
 
     second = add(api, alice, big + " again")
     assert api.posts(alice) == [second, first]
@@ -194,7 +194,7 @@ def test_posts_too_large_for_the_byte_bound_are_still_listed_correctly(
     # Nothing stale is held for this user: a row added behind the API's back shows at once.
     hidden_id = insert_behind_the_apis_back(user_id("alice@example.com"), "small")
     assert [p["id"] for p in api.posts(alice)] == [gid("Post", hidden_id), second["id"]]
-    assert get_posts_cache().current_bytes <= 4096
+    assert bootstrap.current().posts_cache.current_bytes <= 4096
 
 
 def test_small_lists_stay_cached_beside_one_too_large_for_the_bound(

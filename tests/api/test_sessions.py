@@ -18,9 +18,9 @@ from django.core.management import call_command
 from django.test import Client
 from sqlalchemy import text
 
+from config import bootstrap
 from persistence.db import get_engine
 from resolvers_services import sessions as sessions_service
-from resolvers_services.post_cache import get_posts_cache
 from tests.conftest import PASSWORD, Api, error_code, row_id
 
 NEW_PASSWORD = "a brand new passphrase 42"
@@ -442,7 +442,7 @@ def test_delete_account_removes_the_user_their_posts_and_sessions(api: Api, bob:
     ok(api.add_post("bob's", token=bob), "addPost")
     user_id = row_id(payload["user"]["id"])
     assert len(api.posts(payload["token"])) == 3  # fills the cache
-    assert get_posts_cache().get(user_id, 3) is not None
+    assert bootstrap.current().posts_cache.get(user_id, 3) is not None
 
     body = api.delete_account(PASSWORD, token=payload["token"])
     assert ok(body, "deleteAccount") == {"deletedUserId": payload["user"]["id"]}
@@ -457,7 +457,7 @@ def test_delete_account_removes_the_user_their_posts_and_sessions(api: Api, bob:
             text("SELECT COUNT(*) FROM sessions WHERE user_id = :u"), {"u": user_id}
         ).scalar_one()
     assert (left, orphans) == (0, 0)
-    assert get_posts_cache().get(user_id, 3) is None
+    assert bootstrap.current().posts_cache.get(user_id, 3) is None
     for old in (payload, other):
         assert not works(api, old["token"])
         denied(api.refresh(old["refreshToken"]))

@@ -148,11 +148,11 @@ def test_off_tracing_costs_nothing_measurable(
     import sys
     import time
 
-    from gql.pipeline import get_pipeline
+    from config import bootstrap
 
     for n in range(10):
         api.add_post(f"post {n}", token=alice)
-    responses = get_pipeline().responses
+    responses = bootstrap.pipeline().responses
     body = json.dumps({"query": "query { getPosts { id text createdAt } }"})
     headers = {"HTTP_AUTHORIZATION": f"Bearer {alice}"}
 

@@ -12,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from gql.pipeline import Pipeline
+from config import bootstrap
 from gql.trusted import load_manifest
 from tests.conftest import PASSWORD, Api, db_scalar, error_code, reset_caches
 from tests.live_server import fetch, local_request, server_env, start_server
@@ -261,13 +261,13 @@ def test_the_pipeline_cannot_be_built_from_a_malformed_manifest(tmp_path: Path, 
         tmp_path / "manifest.json", MALFORMED[name][0]
     )
     with pytest.raises(ImproperlyConfigured):
-        Pipeline.from_settings()
+        bootstrap.bootstrap()
 
 
 def test_the_pipeline_cannot_be_built_without_the_manifest_file(tmp_path: Path) -> None:
     settings.GRAPHQL_TRUSTED_DOCUMENTS = str(tmp_path / "nowhere.json")
     with pytest.raises(ImproperlyConfigured):
-        Pipeline.from_settings()
+        bootstrap.bootstrap()
 
 
 def test_a_well_formed_manifest_loads_every_document_by_hash(tmp_path: Path) -> None:

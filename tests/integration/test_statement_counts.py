@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from gql.pipeline import get_pipeline
+from config import bootstrap
 from tests.conftest import Api, reset_caches
 from tests.statements import listening
 
@@ -148,7 +148,7 @@ def test_delete_post_runs_six_statements(api: Api, posting: str, statements: Sta
 def test_a_document_that_needs_no_caller_runs_no_statement(
     api: Api, statements: Statements
 ) -> None:
-    get_pipeline()  # built before counting
+    bootstrap.pipeline()  # built before counting
     run = statements.during(lambda: api.post("{ __typename }"))
     assert run == []
 

@@ -23,8 +23,9 @@ from resolvers_services.accounts import (
     user_login,
     user_signup,
 )
-from resolvers_services.post_cache import get_posts_cache
+from resolvers_services.post_cache import PostsCache
 from resolvers_services.sessions import session_end, session_end_all, session_refresh
+from resolvers_services.tokens import TokenVerifier
 from schemas.errors import DomainError, ErrorCode
 from schemas.users import (
     AuthResult,
@@ -61,7 +62,7 @@ def login(
 
 
 def caller(uow: FakeUnitOfWork, result: AuthResult) -> Principal:
-    return user_authenticate(uow=uow, token=result.token)
+    return user_authenticate(uow=uow, token=result.token, tokens=TokenVerifier())
 
 
 def refused(code: ErrorCode, call: Any, *args: Any, **kwargs: Any) -> DomainError:
@@ -323,10 +324,17 @@ def test_delete_account_removes_everything_of_the_user_in_one_commit(
     other = signup(uow, "bob@example.com")
     user = caller(uow, first)
     uow.committed.posts = {100: user.id, 101: user.id, 102: caller(uow, other).id}
-    get_posts_cache().put(user.id, 0, ())
+    posts_cache = PostsCache(ttl_seconds=60, max_bytes=1 << 20)
+    posts_cache.put(user.id, 0, ())
     start = counted(uow)
     assert (
-        user_delete(uow=uow, user=user, data=DeleteAccountInput(password=PASSWORD), source=HOME)
+        user_delete(
+            uow=uow,
+            user=user,
+            data=DeleteAccountInput(password=PASSWORD),
+            source=HOME,
+            posts_cache=posts_cache,
+        )
         == user.id
     )
     assert counted(uow)[1] - start[1] == 3  # admit, record the attempt, delete
@@ -334,7 +342,7 @@ def test_delete_account_removes_everything_of_the_user_in_one_commit(
     assert all(s.user_id != user.id for s in uow.committed.sessions.values())
     assert set(uow.committed.posts) == {102}
     assert uow.committed.attempts == []
-    assert get_posts_cache().get(user.id, 0) is None
+    assert posts_cache.get(user.id, 0) is None
     refused(ErrorCode.UNAUTHENTICATED, caller, uow, first)
     assert caller(uow, other).email == "bob@example.com"
     signup(uow)  # the address is free again
@@ -350,6 +358,7 @@ def test_delete_account_with_a_wrong_password_deletes_nothing(uow: FakeUnitOfWor
         user=caller(uow, first),
         data=DeleteAccountInput(password="not it"),
         source=HOME,
+        posts_cache=PostsCache(ttl_seconds=60, max_bytes=1 << 20),
     )
     assert uow.committed.users == before.users
     assert uow.committed.sessions == before.sessions

@@ -8,6 +8,9 @@ from graphql import GraphQLSchema, parse
 from gql.compat import core_schema
 from gql.context import Context
 from gql.schema import schema
+from resolvers_services.post_cache import PostsCache
+
+NO_CACHE = PostsCache(ttl_seconds=0, max_bytes=0)
 
 
 def test_the_core_schema_is_graphql_cores_schema_of_the_app() -> None:
@@ -20,7 +23,7 @@ def test_the_core_schema_is_graphql_cores_schema_of_the_app() -> None:
 def test_a_prepared_document_is_executed_without_strawberry_parsing_the_text_again() -> None:
     # The text says one thing and the prepared document another: what runs is the
     # document, so Strawberry did not parse the text (UsePreparedDocument, on_parse).
-    context = Context(request=None, document=parse("{ __typename }"))  # type: ignore[arg-type]
+    context = Context(request=None, posts_cache=NO_CACHE, document=parse("{ __typename }"))  # type: ignore[arg-type]
     result = schema.execute_sync("{ doesNotParse ", context_value=context)
     assert result.errors is None
     assert result.data == {"__typename": "Query"}
@@ -29,7 +32,8 @@ def test_a_prepared_document_is_executed_without_strawberry_parsing_the_text_aga
 def test_a_prepared_document_is_not_validated_again() -> None:
     # An unknown field would fail validation; handed over as prepared it is not
     # validated again (on_validate), so execution reaches it and skips it.
-    context = Context(request=None, document=parse("{ __typename unknownField }"))  # type: ignore[arg-type]
+    document = parse("{ __typename unknownField }")
+    context = Context(request=None, posts_cache=NO_CACHE, document=document)  # type: ignore[arg-type]
     result = schema.execute_sync("{ __typename }", context_value=context)
     assert result.data == {"__typename": "Query"}
 

@@ -25,7 +25,7 @@ from devkit.client import GraphQLClient, Reply
 from tests.conftest import PASSWORD
 from tests.live_server import Server, server_env, serving, serving_two
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.live, pytest.mark.budget]
 
 SIGNUP = "mutation($e: String!, $p: String!) { signup(email: $e, password: $p) { token } }"
 LOGIN = "mutation($e: String!, $p: String!) { login(email: $e, password: $p) { token } }"

@@ -12,7 +12,7 @@ import pytest
 
 from devkit.server import PROJECT
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.live
 
 
 def test_a_quick_bench_reports_getposts_against_every_reference(tmp_path: Path) -> None:

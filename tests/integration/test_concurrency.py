@@ -18,7 +18,6 @@ T = TypeVar("T")
 THREADS = 30
 MIB = 1024 * 1024
 
-pytestmark = pytest.mark.slow
 
 
 def run_together(jobs: list[Callable[[Api], T]]) -> list[T]:

@@ -22,7 +22,7 @@ import pytest
 
 from tests.live_server import Server, local_request, server_env, serving
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.live, pytest.mark.budget]
 
 MiB = 1024 * 1024
 QUOTA = 20 * MiB

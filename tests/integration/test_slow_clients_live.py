@@ -18,7 +18,7 @@ from persistence.migrations import upgrade
 from scripts.slowclients import HEADS, slow_connections, timed_requests
 from tests.live_server import Server, fetch, local_request, read_until_closed, server_env, serving
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.live, pytest.mark.budget]
 
 THREADS = 4
 TIMEOUT_SECONDS = 3  # header and body read timeouts of the server under test

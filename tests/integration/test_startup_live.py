@@ -18,7 +18,7 @@ import pytest
 
 from tests.live_server import PROJECT, fetch, free_port, local_request
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.live
 
 # Settings the launcher reads, cleared so that each test says exactly what it sets.
 OURS = (

@@ -21,6 +21,7 @@ from gql.pipeline import reset_pipeline
 from persistence.db import get_engine, reset_engine
 from persistence.migrations import upgrade
 from resolvers_services.post_cache import reset_posts_cache
+from tests.statements import Statements, recording
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 IS_MYSQL = TEST_DATABASE_URL.startswith("mysql")
@@ -353,6 +354,13 @@ def api() -> Api:
 def alice(api: Api) -> str:
     """A token for a freshly signed-up alice@example.com."""
     return api.token_for("alice@example.com")
+
+
+@pytest.fixture
+def statements() -> Iterator[Statements]:
+    """Every data statement the app sends to the database during the test."""
+    with recording() as recorder:
+        yield recorder
 
 
 @pytest.fixture

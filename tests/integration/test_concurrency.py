@@ -19,7 +19,6 @@ THREADS = 30
 MIB = 1024 * 1024
 
 
-
 def run_together(jobs: list[Callable[[Api], T]]) -> list[T]:
     """Run every job in its own thread with its own client, released at once by a barrier."""
     barrier = threading.Barrier(len(jobs))

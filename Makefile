@@ -29,7 +29,7 @@ $(BIN)/python:
 
 # Checked first, so a machine without them stops at once with one line, not a pip traceback.
 mysql-headers:
-	@$(if $(shell pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null && echo found),,$(error mysqlclient needs the MariaDB client headers: install libmariadb-dev pkg-config (Debian/Ubuntu; see the README, "Running on MySQL / MariaDB")))
+	@$(if $(shell pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null && echo found),,$(error mysqlclient needs the MariaDB client headers: install libmariadb-dev pkg-config (Debian/Ubuntu; see docs/operations.md, "MySQL / MariaDB")))
 
 $(STAMP): $(LOCK) pyproject.toml | $(if $(USES_MYSQL),mysql-headers) $(BIN)/python
 	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade >/dev/null

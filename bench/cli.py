@@ -300,7 +300,7 @@ class Bench:
                 if reference.case != "getPosts":
                     continue
                 owner = next(
-                    t for t in self.targets if t.database in (reference.database, first.database)
+                    t for t in self.targets if t.database == (reference.database or first.database)
                 )
                 token = reference.tokens[0]
                 expected = owner.reference_answers()[token_subject(token)]

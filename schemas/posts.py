@@ -11,9 +11,9 @@ import orjson
 from pydantic import AfterValidator, Field, GetCoreSchemaHandler, model_validator
 from pydantic_core import core_schema
 
+from schemas.allocation import shrink_to_fit
 from schemas.base import Frozen
 from schemas.ids import NodeRef, PostCursor, RowId
-from schemas.kept_bytes import kept
 from schemas.limits import PAGE_DEFAULT, PAGE_MAX, POST_MAX_BYTES
 
 # Characters that show nothing although Unicode does not class them as white space:
@@ -99,7 +99,7 @@ class JsonText:
     @classmethod
     def from_utf8(cls, raw: bytes) -> JsonText:
         """The literal of a text stored as UTF-8 (the str lives only while it is encoded)."""
-        return cls(kept(orjson.dumps(raw.decode())))
+        return cls(shrink_to_fit(orjson.dumps(raw.decode())))
 
     def __str__(self) -> str:
         text: str = orjson.loads(self.literal)

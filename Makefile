@@ -58,9 +58,10 @@ dev: migrate
 FULL_TIER_ONLY := live or browser or budget or fuzz or slow
 MYSQL_TEST_URL := mysql+mysqldb://root@127.0.0.1:3306/posts_api_test?charset=utf8mb4
 
-## The fast tier, about a minute: unit, API and in-process integration tests.
+## The fast tier, about a minute: unit, API and in-process integration tests; what fuzzes
+## there (FUZZ_EXAMPLES) fuzzes briefly.
 test: install static
-	$(BIN)/python -m pytest -m "not ($(FULL_TIER_ONLY))" $(PYTEST_ARGS)
+	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),50) $(BIN)/python -m pytest -m "not ($(FULL_TIER_ONLY))" $(PYTEST_ARGS)
 
 ## Every test: the fast tier plus servers in subprocesses, the browser, CPU and memory
 ## budgets, long fuzzing, the load test's and the benchmark's smoke runs (CI runs this).

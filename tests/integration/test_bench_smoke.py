@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from devkit.server import PROJECT
+from tests.conftest import IS_MYSQL
 
 pytestmark = pytest.mark.live
 
@@ -25,6 +26,9 @@ def _wrk() -> None:
     pytest.skip(message)
 
 
+@pytest.mark.skipif(
+    IS_MYSQL, reason="runs on SQLite whatever the database: the SQLite pass runs it"
+)
 def test_a_quick_bench_reports_getposts_against_every_reference(tmp_path: Path) -> None:
     _wrk()
     out = tmp_path / "report"

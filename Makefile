@@ -1,4 +1,5 @@
-# posts-api: `make run` serves the API, `make test` runs the tests. Both install first.
+# posts-api: `make run` serves the API, `make test` runs the fast tests (`make test-all`: every
+# test). Each installs first.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -18,7 +19,7 @@ USES_MYSQL := $(if $(findstring mysql,$(DATABASE_URL)$(TEST_DATABASE_URL)$(if $(
 LOCK := $(if $(USES_MYSQL),requirements/mysql.txt,requirements/test.txt)
 STAMP := $(VENV)/.installed-$(notdir $(LOCK))
 
-.PHONY: install mysql-headers run dev migrate static test test-mysql check format schema lock \
+.PHONY: install mysql-headers run dev migrate static test test-all test-mysql test-all-mysql check format schema lock \
 	loadtest bench graphiql-assets clean
 
 $(BIN)/python:
@@ -28,7 +29,7 @@ $(BIN)/python:
 
 # Checked first, so a machine without them stops at once with one line, not a pip traceback.
 mysql-headers:
-	@$(if $(shell pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null && echo found),,$(error mysqlclient needs the MariaDB client headers: install libmariadb-dev pkg-config (Debian/Ubuntu; see the README, "Running on MySQL / MariaDB")))
+	@$(if $(shell pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null && echo found),,$(error mysqlclient needs the MariaDB client headers: install libmariadb-dev pkg-config (Debian/Ubuntu; see docs/operations.md, "MySQL / MariaDB")))
 
 $(STAMP): $(LOCK) pyproject.toml | $(if $(USES_MYSQL),mysql-headers) $(BIN)/python
 	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(BIN)/python -m ensurepip --upgrade >/dev/null
@@ -53,13 +54,28 @@ run: static
 dev: migrate
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
+# What only `make test-all` runs (the markers are described in pyproject.toml).
+FULL_TIER_ONLY := live or browser or budget or fuzz or slow
+MYSQL_TEST_URL := mysql+mysqldb://root@127.0.0.1:3306/posts_api_test?charset=utf8mb4
+
+## The fast tier, about a minute: unit, API and in-process integration tests; what fuzzes
+## there (FUZZ_EXAMPLES) fuzzes briefly.
 test: install static
+	FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),50) $(BIN)/python -m pytest -m "not ($(FULL_TIER_ONLY))" $(PYTEST_ARGS)
+
+## Every test: the fast tier plus servers in subprocesses, the browser, CPU and memory
+## budgets, long fuzzing, the load test's and the benchmark's smoke runs (CI runs this).
+test-all: install static
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## The whole suite against MariaDB/MySQL (TEST_DATABASE_URL, default: local root).
-test-mysql: export TEST_DATABASE_URL ?= mysql+mysqldb://root@127.0.0.1:3306/posts_api_test?charset=utf8mb4
+## The same two against MariaDB/MySQL (TEST_DATABASE_URL, default: local root).
+test-mysql: export TEST_DATABASE_URL ?= $(MYSQL_TEST_URL)
 test-mysql:
 	$(MAKE) test TEST_DATABASE_URL="$(TEST_DATABASE_URL)"
+
+test-all-mysql: export TEST_DATABASE_URL ?= $(MYSQL_TEST_URL)
+test-all-mysql:
+	$(MAKE) test-all TEST_DATABASE_URL="$(TEST_DATABASE_URL)"
 
 check: install
 	$(BIN)/ruff check .

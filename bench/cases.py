@@ -151,9 +151,6 @@ CASES: tuple[Case, ...] = (
 BY_NAME = {case.name: case for case in CASES}
 DEFAULT_CASES = tuple(case.name for case in CASES if case.default)
 
-# The references answer what the getPosts case asks.
-REFERENCE_CASE = BY_NAME["getPosts"]
-
 
 def _body(query: str, operation: str, variables: dict[str, Any] | None = None) -> str:
     payload = {"query": query, "operationName": operation, "variables": variables or {}}
@@ -222,14 +219,16 @@ def _op_specs(case: Case, inputs: Inputs) -> dict[str, Any]:
     return {name: specs[name]() for name in names}
 
 
-def lua_config(case: Case, inputs: Inputs, *, seed: int = 1) -> dict[str, Any]:
+def lua_config(
+    case: Case, inputs: Inputs, *, seed: int = 1, path: str = "/graphql"
+) -> dict[str, Any]:
     """The table bench/wrk/graphql.lua reads (``threads`` and ``out`` are added by the runner)."""
     for pool in inputs.pools:
         bad = [post_id for post_id in pool if not _ID.match(post_id)]
         if bad:
             raise ValueError(f"post ids must not need JSON escaping: {bad[:3]}")
     config: dict[str, Any] = {
-        "path": "/graphql",
+        "path": path,
         "seed": seed,
         "program": case.program,
         "ops": _op_specs(case, inputs),

@@ -5,7 +5,9 @@ migrated, seeded and served exactly as ``make run`` serves it
 (``python -m config.serve``); next to it run a bare Django view and a minimal
 FastAPI app doing getPosts' cache-hit work without GraphQL, the latter under
 uvicorn as ``pip install fastapi uvicorn`` gives it (h11, asyncio) and as
-``uvicorn[standard]`` does (httptools, uvloop). wrk then
+``uvicorn[standard]`` does (httptools, uvloop), and, on each database, the
+typical FastAPI service: the user loaded through an ORM session on every
+request, and addPost written through one. wrk (one thread per core) then
 drives every case at every connection count, the references first in each
 block, for ``--rounds`` interleaved rounds. The report (Markdown and JSON)
 goes to bench/results/<time>/ (git-ignored).
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.cases import BY_NAME, CASES, DEFAULT_CASES, REFERENCE_CASE, Case, Inputs, lua_config
+from bench.cases import BY_NAME, CASES, DEFAULT_CASES, Case, Inputs, lua_config
 from bench.cases import documents_to_register as apq_documents
 from bench.load import (
     RssSampler,
@@ -49,6 +51,7 @@ from bench.targets import (
     Settings,
     drop_quietly,
     same_bytes,
+    start_orm_references,
     start_references,
 )
 from devkit.server import Server
@@ -174,6 +177,8 @@ def _groups(args: argparse.Namespace) -> tuple[list[str], bool]:
     """Token groups to sign up, and whether login accounts are needed."""
     cases: list[Case] = list(args.cases) + ([SOAK_CASE] if args.soak else [])
     needed: set[str] = {"readers"} if args.references else set()
+    if "fastapi-orm-write" in args.references:
+        needed.add("writers")
     for case in cases:
         needed.add(case.group)
         needed.update(case.needs)
@@ -238,7 +243,6 @@ class Bench:
         self.targets: list[AppTarget] = []
         self.skipped: list[dict[str, Any]] = []
         self.references: list[Reference] = []
-        self.reference_tokens: list[str] = []
         self.same_bytes: dict[str, bool] = {}
         self.results: list[dict[str, Any]] = []
         self.soaks: list[dict[str, Any]] = []
@@ -247,7 +251,8 @@ class Bench:
     def servers(self) -> list[Server]:
         """Every server of the run: they share the CPUs."""
         apps = [target.server for target in self.targets if target.server is not None]
-        return apps + [reference.server for reference in self.references]
+        references = {id(ref.server): ref.server for ref in self.references}
+        return apps + list(references.values())
 
     def log(self, message: str) -> None:
         elapsed = (datetime.now(UTC) - self.started).total_seconds()
@@ -279,18 +284,28 @@ class Bench:
         if self.args.references:
             first = self.targets[0]
             answers = first.reference_answers()
-            self.reference_tokens = first.tokens("readers")
             self.log(f"starting references: {', '.join(self.args.references)}")
             self.references = start_references(
                 self.args.references,
                 answers=answers,
                 settings=self.settings,
                 workers=first.workers,
+                tokens=first.tokens("readers"),
             )
-            token = self.reference_tokens[0]
-            expected = answers[token_subject(token)]
+            for target in self.targets:
+                self.references += start_orm_references(
+                    self.args.references, target, settings=self.settings, workers=first.workers
+                )
             for reference in self.references:
-                self.same_bytes[reference.name] = same_bytes(reference, token, expected)
+                if reference.case != "getPosts":
+                    continue
+                owner = next(
+                    t for t in self.targets if t.database == (reference.database or first.database)
+                )
+                token = reference.tokens[0]
+                expected = owner.reference_answers()[token_subject(token)]
+                key = reference.name + (f" ({reference.database})" if reference.database else "")
+                self.same_bytes[key] = same_bytes(reference, token, expected)
 
     # ------------------------------------------------------------------ measuring
 
@@ -318,6 +333,7 @@ class Bench:
         database: str | None,
         seconds: int,
         warmup: int,
+        path: str = "/graphql",
     ) -> dict[str, Any]:
         self.runs += 1
         label = f"{self.runs:03d}-{name}-{database or 'ref'}-c{connections}-r{round_}"
@@ -328,7 +344,7 @@ class Bench:
         try:
             if warmup:
                 run_wrk(
-                    config=lua_config(case, inputs[0], seed=self.runs * 2),
+                    config=lua_config(case, inputs[0], seed=self.runs * 2, path=path),
                     config_path=lua_dir / f"{label}-warm.lua",
                     seconds=warmup,
                     **common,
@@ -337,7 +353,7 @@ class Bench:
             cpu_before = cpu_seconds([server])
             with RssSampler(server) as sampler:
                 summary = run_wrk(
-                    config=lua_config(case, inputs[1], seed=self.runs * 2 + 1),
+                    config=lua_config(case, inputs[1], seed=self.runs * 2 + 1, path=path),
                     config_path=lua_dir / f"{label}.lua",
                     seconds=seconds,
                     **common,
@@ -366,6 +382,12 @@ class Bench:
             "cpu_us_per_request": (
                 round(cpu_used / summary["requests"] * 1e6) if summary["requests"] else None
             ),
+            # The server's share of the machine's CPU over the run, beside wrk's.
+            "server_cpu_share": (
+                round(cpu_used / (summary["wall_seconds"] * (os.cpu_count() or 1)), 3)
+                if summary.get("wall_seconds")
+                else None
+            ),
             "rss_peak_bytes": sampler.peak if sampler else 0,
             "rss_end_bytes": sampler.last if sampler else 0,
             "alive": server.alive(),
@@ -382,19 +404,20 @@ class Bench:
         for round_ in range(args.rounds):
             for connections in args.connections:
                 for reference in self.references:
-                    inputs = Inputs(tokens=self.reference_tokens)
+                    inputs = Inputs(tokens=reference.tokens)
                     self.results.append(
                         self.measure(
                             reference.server,
-                            REFERENCE_CASE,
+                            BY_NAME[reference.case],
                             (inputs, inputs),
                             connections=connections,
                             round_=round_,
                             target="reference",
                             name=reference.name,
-                            database=None,
+                            database=reference.database,
                             seconds=args.duration,
                             warmup=args.warmup,
+                            path=reference.path,
                         )
                     )
                 for case in args.cases:
@@ -488,8 +511,9 @@ class Bench:
     # ------------------------------------------------------------------ the end
 
     def close(self) -> None:
-        for reference in self.references:
-            reference.stop()
+        # The two ORM peers of a database share one server.
+        for server in {id(ref.server): ref.server for ref in self.references}.values():
+            server.stop()
         for target in self.targets:
             target.stop()
             drop_quietly(target)

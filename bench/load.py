@@ -172,6 +172,11 @@ def percentile(ordered: list[float], fraction: float) -> float | None:
     return ordered[index]
 
 
+def wrk_threads(connections: int) -> int:
+    """wrk's threads: one per core, never more than the connections (docs/adr/0012)."""
+    return max(1, min(os.cpu_count() or 1, connections))
+
+
 def run_wrk(
     *,
     url: str,
@@ -181,13 +186,15 @@ def run_wrk(
     seconds: int,
     timeout: int,
 ) -> dict[str, Any]:
-    """One wrk run with one connection per thread; the Lua script's results, summarised."""
+    """One wrk run, one thread per core; the Lua script's results, summarised, with the
+    CPU wrk itself took (``client_cpu_seconds``, ``client_cpu_share`` of the machine)."""
     out = config_path.with_suffix(".json")
     out.unlink(missing_ok=True)
-    write_config(config_path, {**config, "threads": connections, "out": str(out)})
+    threads = wrk_threads(connections)
+    write_config(config_path, {**config, "threads": threads, "out": str(out)})
     command = [
         wrk_path(),
-        f"-t{connections}",
+        f"-t{threads}",
         f"-c{connections}",
         f"-d{seconds}s",
         f"--timeout={timeout}s",
@@ -197,18 +204,44 @@ def run_wrk(
         "--",
         str(config_path),
     ]
-    try:
-        completed = subprocess.run(  # noqa: S603 - fixed argv: wrk against our own loopback server
-            command, capture_output=True, text=True, timeout=seconds + timeout + 60, check=False
+    log = config_path.with_suffix(".wrk.log")
+    started = time.monotonic()
+    with log.open("wb") as output:
+        process = subprocess.Popen(  # noqa: S603 - fixed argv: wrk against our own loopback server
+            command, stdout=output, stderr=subprocess.STDOUT
         )
-    except subprocess.TimeoutExpired as exc:
-        raise WrkError(f"wrk did not finish: {' '.join(command)}") from exc
-    if completed.returncode != 0 or not out.exists():
+        returncode, cpu = _wait_with_usage(process, seconds + timeout + 60)
+    wall = time.monotonic() - started
+    if returncode is None:
+        raise WrkError(f"wrk did not finish: {' '.join(command)}")
+    if returncode != 0 or not out.exists():
         raise WrkError(
-            f"wrk failed ({completed.returncode}): {' '.join(command)}\n"
-            f"{completed.stdout[-2000:]}\n{completed.stderr[-2000:]}"
+            f"wrk failed ({returncode}): {' '.join(command)}\n"
+            f"{log.read_text(errors='replace')[-2000:]}"
         )
-    return summarise(json.loads(out.read_text()))
+    summary = summarise(json.loads(out.read_text()))
+    summary["wall_seconds"] = round(wall, 3)
+    summary["client_threads"] = threads
+    summary["client_cpu_seconds"] = round(cpu, 3)
+    summary["client_cpu_share"] = round(cpu / (wall * (os.cpu_count() or 1)), 3)
+    return summary
+
+
+def _wait_with_usage(process: subprocess.Popen[bytes], limit: float) -> tuple[int | None, float]:
+    """Reap ``process`` (killed past ``limit`` seconds): its exit code (None if killed for
+    running too long) and the CPU time it used, user and system, its threads included."""
+    deadline = time.monotonic() + limit
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return process.returncode, usage.ru_utime + usage.ru_stime
+        if time.monotonic() > deadline:
+            process.kill()
+            _, _, usage = os.wait4(process.pid, 0)
+            process.returncode = -9
+            return None, usage.ru_utime + usage.ru_stime
+        time.sleep(0.05)
 
 
 def merge_threads(threads: list[dict[str, Any] | None]) -> dict[str, Any]:
@@ -216,6 +249,8 @@ def merge_threads(threads: list[dict[str, Any] | None]) -> dict[str, Any]:
     merged: dict[str, Any] = {
         "exhausted": 0,
         "fallbacks": 0,
+        "overlaps": 0,
+        "unmatched": 0,
         "apq_registrations": 0,
         "samples": [],
         "kinds": {},
@@ -224,8 +259,8 @@ def merge_threads(threads: list[dict[str, Any] | None]) -> dict[str, Any]:
     for thread in threads:
         if thread is None:
             continue
-        for name in ("exhausted", "fallbacks", "apq_registrations"):
-            merged[name] += thread[name]
+        for name in ("exhausted", "fallbacks", "overlaps", "unmatched", "apq_registrations"):
+            merged[name] += thread.get(name, 0)
         if thread.get("first_us", -1) >= 0:
             merged["first_us"].append(thread["first_us"])
         merged["samples"].extend(thread["samples"])
@@ -245,12 +280,12 @@ def merge_threads(threads: list[dict[str, Any] | None]) -> dict[str, Any]:
 
 
 def steady_window(merged: dict[str, Any]) -> tuple[float, float] | None:
-    """From when every connection was sending to the last answer (microseconds), or None.
+    """From when every thread was sending to the last answer (microseconds), or None.
 
     wrk's own duration starts once every thread is set up, but each thread's Lua
-    state is set up in turn and the first threads are sending meanwhile: at 64
-    connections with a large config their answers had doubled the req/s wrk's
-    duration gave (more answers than the server's CPU time allowed).
+    state is set up in turn and the first threads are sending meanwhile (with one
+    thread per connection, at 64 connections and a large config, their answers had
+    doubled the req/s wrk's duration gave).
     """
     done = [t for kind in merged["kinds"].values() for t in kind.get("done_us", [])]
     if not merged["first_us"] or not done:
@@ -273,11 +308,14 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
         return sum(1 for t in kind["done_us"] if start <= t <= end)
 
     counted = {name: answered(kind) for name, kind in merged["kinds"].items()}
+    latency = raw["latency_us"]
     kinds: dict[str, Any] = {}
     for name, kind in sorted(merged["kinds"].items()):
         if not kind["n"]:
             continue  # a fallback operation never needed
         ordered = sorted(kind["latency_us"])
+        # A one-kind case keeps no latency per request: wrk's own histogram is its.
+        wrk_own = not ordered and sum(1 for k in merged["kinds"].values() if k["n"]) == 1
         kinds[name] = {
             "requests": kind["n"],
             "rps": round(counted[name] / seconds, 1) if seconds else 0.0,
@@ -286,11 +324,10 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
             "graphql_errors": kind["errors"],
             "apq_misses": kind["apq_misses"],
             "codes": kind["codes"],
-            "p50_ms": _ms(percentile(ordered, 0.50)),
-            "p99_ms": _ms(percentile(ordered, 0.99)),
+            "p50_ms": _ms(latency["p50"] if wrk_own else percentile(ordered, 0.50)),
+            "p99_ms": _ms(latency["p99"] if wrk_own else percentile(ordered, 0.99)),
         }
     errors = raw["socket_errors"]
-    latency = raw["latency_us"]
     return {
         "seconds": round(seconds, 3),
         "requests": raw["requests"],
@@ -308,6 +345,8 @@ def summarise(raw: dict[str, Any]) -> dict[str, Any]:
         "timeouts": errors["timeout"],
         "exhausted": merged["exhausted"],
         "fallbacks": merged["fallbacks"],
+        "overlaps": merged["overlaps"],
+        "unmatched": merged["unmatched"],
         "apq_registrations": merged["apq_registrations"],
         "samples": merged["samples"],
         "kinds": kinds,

@@ -9,12 +9,17 @@ from pathlib import Path
 from typing import Any
 
 MiB = 1024 * 1024
-# Each reference's name, and its ratio column (x_<key> in the JSON rows).
-REFERENCES = ("django", "fastapi", "fastapi-standard")
-_RATIO_KEYS = {
-    "django": "x_django",
-    "fastapi": "x_fastapi",
-    "fastapi-standard": "x_fastapi_standard",
+# The references a run may serve (bench/targets.py).
+REFERENCES = ("django", "fastapi", "fastapi-standard", "fastapi-orm", "fastapi-orm-write")
+# Each ratio column of the JSON rows: the reference it divides by, per row. The typical
+# peer's column divides addPost by its write peer and every other case by its reader.
+_RATIOS: dict[str, Any] = {
+    "x_django": lambda _row: "django",
+    "x_fastapi": lambda _row: "fastapi",
+    "x_fastapi_standard": lambda _row: "fastapi-standard",
+    "x_fastapi_orm": lambda row: (
+        "fastapi-orm-write" if row["headline_kind"] == "addPost" else "fastapi-orm"
+    ),
 }
 # Worst first: a case row shows the worst status of its rounds.
 _STATUS_ORDER = ("invalid", "n/a", "errors", "ok")
@@ -43,8 +48,9 @@ def _median(values: Sequence[float | None]) -> float | None:
 
 def summarise(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per (target, case, database, connections), with ratios to the references."""
+    # A reference on a database is compared with the app on that database only.
     references = {
-        (result["name"], result["connections"], result["round"]): result["rps"]
+        (result["name"], result["database"], result["connections"], result["round"]): result["rps"]
         for result in results
         if result["target"] == "reference" and result["status"] == "ok"
     }
@@ -73,14 +79,19 @@ def summarise(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             "cpu_us_per_request": _median([r.get("cpu_us_per_request") for r in measured]),
             "samples": [sample for r in rounds for sample in r["samples"]][:3],
             "kinds": _kinds(measured),
+            "headline_kind": rounds[0]["headline"]["kind"],
+            "client_cpu_share": _median([r.get("client_cpu_share") for r in measured]),
+            "server_cpu_share": _median([r.get("server_cpu_share") for r in measured]),
         }
-        for reference in REFERENCES:
-            ratios = [
-                r["rps"] / references[(reference, connections, r["round"])]
-                for r in measured
-                if references.get((reference, connections, r["round"]))
-            ]
-            row[_RATIO_KEYS[reference]] = round(statistics.median(ratios), 3) if ratios else None
+        for column, which in _RATIOS.items():
+            reference = which(row)
+            ratios = []
+            for r in measured:
+                base = references.get((reference, database, connections, r["round"]))
+                base = base or references.get((reference, None, connections, r["round"]))
+                if base:
+                    ratios.append(r["rps"] / base)
+            row[column] = round(statistics.median(ratios), 3) if ratios else None
         rows.append(row)
     return rows
 
@@ -108,6 +119,10 @@ def _num(value: float | None, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _share(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.0f}"
+
+
 def _ratio(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
@@ -120,7 +135,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"- Machine: {meta['machine']['summary']}",
         f"- App: `python -m config.serve` as `make run` ({meta['server']}); "
         f"references with {meta['reference_workers']} worker processes each",
-        f"- Load: wrk, one connection per thread; {meta['duration']} s per case after "
+        f"- Load: wrk, one thread per core ({meta['machine']['cpus']}), the connections "
+        f"shared among them; {meta['duration']} s per case after "
         f"{meta['warmup']} s of warm-up; connections {', '.join(map(str, meta['connections']))}; "
         f"{meta['rounds']} round(s), interleaved (references first in each connection block); "
         "medians over rounds",
@@ -139,17 +155,20 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(f"- reference {name} answers the app's exact getPosts bytes: {same}")
     header = [
         "",
-        "req/s counts every request of the case, from when every connection was sending; "
+        "req/s counts every request of the case, from when every wrk thread was sending; "
         "p50/p99 are the headline requests' "
         "(getPosts in getPosts-after-write and mix). x Django, x FastAPI and x FastAPI std: "
         "req/s over the reference's at the same connections in the same round (the references "
         "do getPosts' cache-hit work without GraphQL; FastAPI under plain uvicorn, h11 on "
-        "asyncio, and under uvicorn[standard], httptools on uvloop). CPU us: the server's own "
-        "CPU time (all its processes) per answer.",
+        "asyncio, and under uvicorn[standard], httptools on uvloop). x ORM: over the typical "
+        "FastAPI service on the same database (uvicorn[standard], the user loaded through an "
+        "ORM session per request; for addPost, its write through one). CPU us: the server's "
+        "own CPU time (all its processes) per answer. wrk %: the share of the machine's CPU "
+        "the load generator took (server %: the server's), over the run.",
         "",
         "| case | database | conns | req/s | p50 ms | p99 ms | failed | RSS MiB | CPU us "
-        "| x Django | x FastAPI | x FastAPI std | status |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+        "| wrk % | server % | x Django | x FastAPI | x FastAPI std | x ORM | status |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
     ]
     rows = sorted(
         report["rows"],
@@ -166,12 +185,16 @@ def markdown(report: dict[str, Any]) -> str:
         name = row["name"]
         if row["target"] == "reference":
             name = f"reference: {labels.get(name, name)}"
+            if row["headline_kind"] != "getPosts":
+                name += f" ({row['headline_kind']})"
         lines.append(
             f"| {name} | {row['database'] or '-'} | {row['connections']} | {_num(row['rps'])} "
             f"| {_num(row['p50_ms'], 2)} | {_num(row['p99_ms'], 2)} | {row['failed'] + row['socket_errors']} "
             f"| {row['rss_peak_bytes'] / MiB:.0f} | {_num(row.get('cpu_us_per_request'))} "
+            f"| {_share(row.get('client_cpu_share'))} | {_share(row.get('server_cpu_share'))} "
             f"| {_ratio(row['x_django'])} | {_ratio(row['x_fastapi'])} "
-            f"| {_ratio(row.get('x_fastapi_standard'))} | {row['status']} |"
+            f"| {_ratio(row.get('x_fastapi_standard'))} | {_ratio(row.get('x_fastapi_orm'))} "
+            f"| {row['status']} |"
         )
     multi = [row for row in rows if len(row["kinds"]) > 1]
     if multi:

@@ -309,18 +309,62 @@ FASTAPI_FLAVOURS = {
     "fastapi": ("plain", "FastAPI + uvicorn (h11, asyncio)"),
     "fastapi-standard": ("standard", "FastAPI + uvicorn[standard] (httptools, uvloop)"),
 }
+# The typical peers (bench/references/fastapi_orm.py), one server per database serving
+# both: name -> (case they answer, path, token group, label).
+ORM_REFERENCES = {
+    "fastapi-orm": (
+        "getPosts",
+        "/graphql",
+        "readers",
+        "FastAPI + uvicorn[standard], the user loaded through an ORM session",
+    ),
+    "fastapi-orm-write": (
+        "addPost",
+        "/posts",
+        "writers",
+        "FastAPI + uvicorn[standard], addPost through an ORM session",
+    ),
+}
 
 
 @dataclass
 class Reference:
-    """A reference server answering getPosts' cache hit without GraphQL."""
+    """A reference server: what a user would write instead, for one case.
+
+    ``database`` is None for the references that answer from memory alone, the
+    database they share with the app otherwise (their ratios are taken against the
+    app on that database only).
+    """
 
     name: str
     label: str
     server: Server
+    case: str = "getPosts"
+    path: str = "/graphql"
+    database: str | None = None
+    tokens: list[str] = field(default_factory=list)
 
     def stop(self) -> None:
         self.server.stop()
+
+
+def _check_standard(name: str) -> None:
+    missing = [m for m in STANDARD_MODULES if importlib.util.find_spec(m) is None]
+    if missing:
+        raise RuntimeError(f"{name} needs {' and '.join(missing)} (in the dev lock: make install)")
+
+
+def _fastapi_argv(workers: int, flavour: str, app: str) -> list[str]:
+    # uvicorn --workers N, with TCP_NODELAY (see fastapi_serve.py).
+    return [
+        sys.executable,
+        "-m",
+        "bench.references.fastapi_serve",
+        "{port}",
+        str(workers),
+        flavour,
+        app,
+    ]
 
 
 def start_references(
@@ -329,8 +373,9 @@ def start_references(
     answers: dict[str, str],
     settings: Settings,
     workers: int,
+    tokens: list[str],
 ) -> list[Reference]:
-    """Start the references (in parallel) and check that they answer the app's bytes."""
+    """Start the references that need no database (in parallel); wait until they answer."""
     data = settings.run_dir / "work" / "reference-answers.json"
     data.write_text(json.dumps(answers, ensure_ascii=False), encoding="utf-8")
     env = {**settings.base_env(), "BENCH_REFERENCE_DATA": str(data)}
@@ -345,26 +390,17 @@ def start_references(
                     workers=workers,
                     threads=settings.threads,
                 )
-                started.append(Reference(name, "bare Django view (same server)", server))
+                started.append(
+                    Reference(name, "bare Django view (same server)", server, tokens=tokens)
+                )
             elif name in FASTAPI_FLAVOURS:
-                # uvicorn --workers N, with TCP_NODELAY (see fastapi_serve.py).
                 flavour, label = FASTAPI_FLAVOURS[name]
-                missing = [m for m in STANDARD_MODULES if importlib.util.find_spec(m) is None]
-                if flavour == "standard" and missing:
-                    raise RuntimeError(
-                        f"{name} needs {' and '.join(missing)} (in the dev lock: make install)"
-                    )
-                argv = [
-                    sys.executable,
-                    "-m",
-                    "bench.references.fastapi_serve",
-                    "{port}",
-                    str(workers),
-                    flavour,
-                ]
+                if flavour == "standard":
+                    _check_standard(name)
+                argv = _fastapi_argv(workers, flavour, "lean")
                 server = start_server(env, logs / f"reference-{name}.log", argv=argv)
-                started.append(Reference(name, label, server))
-            else:
+                started.append(Reference(name, label, server, tokens=tokens))
+            elif name not in ORM_REFERENCES:
                 raise ValueError(f"unknown reference {name}")
         for reference in started:
             reference.server.wait_healthy(STARTUP_SECONDS)
@@ -373,6 +409,44 @@ def start_references(
             reference.stop()
         raise
     return started
+
+
+def start_orm_references(
+    names: Sequence[str], target: AppTarget, *, settings: Settings, workers: int
+) -> list[Reference]:
+    """The typical FastAPI peers on ``target``'s database (one server for both)."""
+    wanted = [name for name in names if name in ORM_REFERENCES]
+    if not wanted:
+        return []
+    _check_standard("fastapi-orm")
+    data = settings.run_dir / "work" / f"reference-answers-{target.database}.json"
+    data.write_text(json.dumps(target.reference_answers(), ensure_ascii=False), encoding="utf-8")
+    env = {**settings.base_env(), "BENCH_REFERENCE_DATA": str(data), "DATABASE_URL": target.url}
+    server = start_server(
+        env,
+        settings.run_dir / "logs" / f"reference-fastapi-orm-{target.database}.log",
+        argv=_fastapi_argv(workers, "standard", "orm"),
+    )
+    try:
+        server.wait_healthy(STARTUP_SECONDS)
+    except BaseException:
+        server.stop()
+        raise
+    references = []
+    for name in wanted:
+        case, path, group, label = ORM_REFERENCES[name]
+        references.append(
+            Reference(
+                name,
+                label,
+                server,
+                case=case,
+                path=path,
+                database=target.database,
+                tokens=target.tokens(group),
+            )
+        )
+    return references
 
 
 def same_bytes(reference: Reference, token: str, expected: str) -> bool:

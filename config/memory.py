@@ -4,10 +4,10 @@ glibc serves a large allocation (a post's text, a response body) from its own
 mapping, but after the first such mapping is freed it raises that threshold to
 the freed size, up to 32 MiB: later megabyte-sized buffers then come from the
 heap, and what they leave behind when freed stays in the worker's resident
-memory (measured: a cold 16 MiB getPosts took a worker 50 MiB above where it
-started instead of 35). A fixed threshold keeps every buffer over 128 KiB in a
-mapping of its own, unmapped when freed; the cost is a system call per such
-buffer, small beside copying it. Elsewhere (musl, macOS) this does nothing.
+memory. A fixed threshold keeps every buffer over 128 KiB in a mapping of its
+own, unmapped when freed; the cost is a system call per such buffer, small
+beside copying it. Elsewhere (musl, macOS) this does nothing. The figures:
+docs/adr/0009-memory-given-back.md.
 """
 
 from __future__ import annotations
@@ -43,19 +43,15 @@ def release_free_memory() -> None:
 
     The request's objects (GraphQL results, Strawberry's infos) hold one another
     in cycles that only the collector frees, and with them whatever they point
-    at: seen, 12-28 MiB of a 35 MiB getPosts still held seconds later, until the
-    next requests happened to trigger a collection. A full collection, not only
-    the young generations: a collection during the request may already have
-    moved its cycles to the oldest one (seen: a worker ending rounds of the same
-    35 MiB getPosts 4 MiB higher each time, now and then). With what start-up
-    built frozen (config/wsgi.py) a full pass walks only what requests left:
-    measured, 0.5 ms.
+    at, until later requests happen to trigger a collection. A full collection,
+    not only the young generations: a collection during the request may already
+    have moved its cycles to the oldest one. With what start-up built frozen
+    (config/wsgi.py) a full pass walks only what requests left.
 
-    Then: the rows, literals and buffers it took are freed,
-    but pieces of them below the threshold, spread over the worker threads'
-    arenas, can keep whole pages resident (seen: 5-14 MiB after a 35 MiB
-    getPosts on MariaDB). A trim costs about a millisecond; it runs only after
-    responses over a megabyte.
+    Then: the rows, literals and buffers it took are freed, but pieces of them
+    below the threshold, spread over the worker threads' arenas, can keep whole
+    pages resident. A trim is cheap beside such a response; it runs only after
+    responses over a megabyte. What each step saved: docs/adr/0009.
     """
     gc.collect()
     trim = getattr(_libc(), "malloc_trim", None)

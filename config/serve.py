@@ -10,9 +10,6 @@ granian serves ``config.bridge:application`` (Django behind a body-buffering
 bridge): request heads are read by granian's Rust side with a deadline,
 bodies on the event loop with another, so connections waiting for bytes cost
 no thread (see config/bridge.py and the README's "The server").
-
-``SERVER=gunicorn`` or ``SERVER=granian-wsgi`` start the servers it was
-measured against (scripts/slowclients.py), for comparison only.
 """
 
 from __future__ import annotations
@@ -33,7 +30,6 @@ from observability.multiproc import pid_alive, prepare_multiprocess_dir
 
 PROJECT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
-SERVERS = ("granian", "granian-wsgi", "gunicorn")
 # granian's buffer for a request head: past it (hyper grows it a little first), granian
 # answers 431 itself, with no body. config/bridge.py refuses a head over half this
 # with the contract's JSON 431 before the app sees it.
@@ -155,7 +151,7 @@ def describe(settings: Any, server: str, port: int) -> str:
     )
 
 
-def granian_server(settings: Any, port: int, *, wsgi: bool = False) -> Any:
+def granian_server(settings: Any, port: int) -> Any:
     """granian, configured from the settings, with SIGTERM announced before it drains."""
     from granian import Granian
     from granian.constants import HTTPModes, Interfaces, Loops
@@ -230,22 +226,20 @@ def granian_server(settings: Any, port: int, *, wsgi: bool = False) -> Any:
                 time.sleep(min(left, 0.1))
             return not self.interrupt_signal
 
-    threads = settings.SERVER_THREADS
     return SupervisedGranian(
-        "config.wsgi:application" if wsgi else "config.bridge:application",
+        "config.bridge:application",
         address=HOST,
         port=port,
-        interface=Interfaces.WSGI if wsgi else Interfaces.RSGI,
+        interface=Interfaces.RSGI,
         # uvloop (a runtime dependency wherever it builds): the bridge's event loop
-        # costs less per request on it; `make bench`, getPosts at 16 connections,
-        # two A/B pairs: 612-619 against 666-712 us of CPU on MariaDB, 506-540
-        # against 536-550 on SQLite. "auto" would take asyncio's where it is missing.
+        # costs less per request on it (docs/adr/0010-request-overhead.md). "auto"
+        # would take asyncio's where it is missing.
         loop=Loops.uvloop,
         workers=settings.SERVER_WORKERS,
-        # RSGI: the app's threads are the bridge's pool; WSGI: granian's blocking threads.
-        blocking_threads=threads if wsgi else 1,
+        # The app's threads are the bridge's pool (THREADS), not granian's.
+        blocking_threads=1,
         http=HTTPModes.http1,
-        websockets=not wsgi,  # graphql-transport-ws on /graphql (gql/streams.py)
+        websockets=True,  # graphql-transport-ws on /graphql (gql/streams.py)
         http1_settings=HTTP1Settings(
             header_read_timeout=settings.HEADER_READ_TIMEOUT_SECONDS * 1000,
             keep_alive=True,
@@ -255,23 +249,6 @@ def granian_server(settings: Any, port: int, *, wsgi: bool = False) -> Any:
         workers_kill_timeout=settings.GRACEFUL_TIMEOUT_SECONDS,
         working_dir=PROJECT,
     )
-
-
-def gunicorn_argv(settings: Any, port: int) -> list[str]:
-    """The gthread command line ``make run`` used before granian (for comparison)."""
-    return [
-        str(Path(sys.executable).parent / "gunicorn"),
-        "config.wsgi:application",
-        f"--bind={HOST}:{port}",
-        f"--workers={settings.SERVER_WORKERS}",
-        f"--threads={settings.SERVER_THREADS}",
-        "--worker-class=gthread",
-        "--timeout=30",
-        f"--graceful-timeout={settings.GRACEFUL_TIMEOUT_SECONDS}",
-        "--limit-request-line=8190",
-        # No --access-logfile: the app writes its own access line (posts_api.access).
-        "--no-control-socket",
-    ]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -286,20 +263,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     port = _env_port()
-    server = os.environ.get("SERVER", "granian").strip().lower()
-    if server not in SERVERS:
-        raise fail(f"configuration error: SERVER must be one of {', '.join(SERVERS)}")
     settings = load_settings()
     if args.migrate or args.migrate_only:
         migrate(settings)
         if args.migrate_only:
             return
-    print(describe(settings, server, port), file=sys.stderr, flush=True)
+    print(describe(settings, "granian", port), file=sys.stderr, flush=True)
     if args.check:
         return
-    if server == "gunicorn":
-        command = gunicorn_argv(settings, port)
-        os.execv(command[0], command)  # noqa: S606 - our own server binary, fixed arguments
 
     runtime = prepare_runtime_dir(Path(settings.VAR_DIR), port)
     os.environ["POSTS_RUNTIME_DIR"] = str(runtime)
@@ -307,7 +278,7 @@ def main(argv: list[str] | None = None) -> None:
     # Metrics: a directory private to this instance, in the env before workers start.
     os.environ.update(prepare_multiprocess_dir(runtime))
     try:
-        granian_server(settings, port, wsgi=server == "granian-wsgi").serve()
+        granian_server(settings, port).serve()
     finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(runtime)

@@ -1,4 +1,4 @@
-"""Django settings, read from the environment (see the README's configuration table)."""
+"""Django settings, read from the environment (see docs/configuration.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""WSGI entry point for gunicorn."""
+"""Django's WSGI application, as each worker process builds it once at start-up.
+
+granian serves it through the bridge (``config.bridge:application``, which
+imports it); ``bench.profile`` calls it directly. Importing this module sets the
+worker up: glibc's mmap threshold, the request pipeline, lean log records, and
+what start-up built frozen out of the collector's way.
+"""
 
 import os
 
@@ -31,10 +37,7 @@ from observability.logs import lean_records  # noqa: E402
 lean_records()
 
 # What start-up made lives as long as the worker: frozen, the collector's full passes
-# leave it out and walk only what requests left behind. Measured in a worker of
-# `make run`: a new introspection query (its parsed document is cached, so each one
-# adds thousands of long-lived objects and brings the next full pass nearer) cost
-# 11.0 ms of CPU before, 7.9 ms after; a getPosts cache hit did not change.
+# leave it out and walk only what requests left behind (docs/adr/0009).
 import gc  # noqa: E402 - here, after everything start-up builds
 
 gc.freeze()

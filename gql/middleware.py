@@ -1,8 +1,7 @@
 """The project's own middleware: the Host check, the body size check, CORS's front door.
 
 Each replaces or narrows a stock middleware whose cost showed in a cached
-getPosts (about 200 us of CPU in-process, ``python -m bench.profile``):
-CommonMiddleware cost 13 us of it and django-cors-headers 20 us.
+getPosts (``python -m bench.profile``; the figures: docs/adr/0010).
 """
 
 from __future__ import annotations

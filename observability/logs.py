@@ -49,7 +49,7 @@ def printable(text: str, limit: int = 256) -> str:
 def lean_records() -> None:
     """Leave out of every log record what no format here prints: the caller's file,
     line and function, and the thread and process names (the logging HOWTO,
-    "Optimization"). The access line of each request costs about 5 us less."""
+    "Optimization"); docs/adr/0010 has what it saves."""
     logging._srcfile = None  # the documented switch
     logging.logThreads = False
     logging.logProcesses = False
@@ -76,9 +76,9 @@ class TextLogFormatter(logging.Formatter):
 class JsonLogFormatter(OrjsonFormatter):
     """One JSON object per line, with a fixed set of keys, ``time`` (UTC, ISO 8601) first.
 
-    python-json-logger's orjson flavour: the access line of every request costs
-    25 us of CPU to format instead of 39 with the json module (UTF-8 is written
-    as is, not escaped to ASCII).
+    python-json-logger's orjson flavour, cheaper than the json module's for the
+    access line of every request (docs/adr/0010); UTF-8 is written as is, not
+    escaped to ASCII.
     """
 
     def __init__(self) -> None:

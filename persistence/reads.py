@@ -4,9 +4,9 @@ Every authenticated request reads its caller (user and session) in one SELECT.
 Run through an ORM session that one read cost more than the rest of a cached
 getPosts; through a Core connection, SQLAlchemy's per-execution work (cache
 key, execution context, result metadata, the transaction begun and rolled
-back) still cost about four times the statement itself (measured: 129 us of
-CPU against 28 us on SQLite; on MariaDB, the checkout ping and the rollback are
-two more round trips). So, for these reads only:
+back) still cost several times the statement itself, and on MariaDB the
+checkout ping and the rollback are two more round trips (the figures:
+docs/adr/0008). So, for these reads only:
 
 - the statement is built with SQLAlchemy Core and compiled by SQLAlchemy, once
   per dialect, with its bind parameters' own type processors (a datetime

@@ -7,7 +7,7 @@ committed, whichever worker or instance made it. Each process runs one
 :class:`PostEventHub`: while it has open feeds it polls the outbox by id
 (``id > last seen``, an index range that is empty when nothing happened),
 and hands each event to the feeds of its user. The database is the only
-thing instances share; docs/adr/0001-live-updates-outbox.md has the options
+thing instances share; docs/adr/0024-live-updates-outbox.md has the options
 and the figures.
 
 Ordering and gaps. Auto-increment ids are taken at insert and committed in

@@ -9,9 +9,10 @@ connection). Kinds:
 - ``headers``: trickle a request head, one byte a second, never finishing it;
 - ``body``: send a whole head declaring a 1000-byte body, then 10 bytes of it, then stop.
 
-With ``--start granian gunicorn ...`` it starts each server itself through
-``python -m config.serve`` (``SERVER=...``) on a free port and a scratch
-database, and prints a Markdown table; rounds interleave the servers, so a
+With ``--start granian gunicorn ...`` it starts each server itself on a free
+port and a scratch database (``granian``: ``python -m config.serve``, what ``make
+run`` serves; ``granian-wsgi`` and ``gunicorn``: ``python -m bench.servers``, for
+comparison only), and prints a Markdown table; rounds interleave the servers, so a
 noisy machine hurts them alike. Standard library only; loopback only.
 
     .venv/bin/python scripts/slowclients.py --start granian gunicorn --connections 256
@@ -220,7 +221,6 @@ def start(name: str, scratch: Path, workers: int, threads: int) -> Started:
     log = scratch / f"{name}.log"
     env = {
         **os.environ,
-        "SERVER": name,
         "PORT": str(port),
         "WORKERS": str(workers),
         "THREADS": str(threads),
@@ -228,8 +228,11 @@ def start(name: str, scratch: Path, workers: int, threads: int) -> Started:
     }
     env.pop("DATABASE_URL", None)
     with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "config.serve", "--migrate"],
+        # make run's own server, or one of those it was measured against (bench/servers.py).
+        module = "config.serve" if name == "granian" else "bench.servers"
+        argv = [sys.executable, "-m", module, *([] if name == "granian" else [name]), "--migrate"]
+        process = subprocess.Popen(  # noqa: S603 - our own launchers, fixed arguments
+            argv,
             cwd=REPO,
             env=env,
             stdout=out,

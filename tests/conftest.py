@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL, make_url
 from config import bootstrap
 from persistence.db import get_engine, reset_engine
 from persistence.migrations import upgrade
+from tests.statements import Statements, recording
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 IS_MYSQL = TEST_DATABASE_URL.startswith("mysql")
@@ -352,6 +353,13 @@ def api() -> Api:
 def alice(api: Api) -> str:
     """A token for a freshly signed-up alice@example.com."""
     return api.token_for("alice@example.com")
+
+
+@pytest.fixture
+def statements() -> Iterator[Statements]:
+    """Every data statement the app sends to the database during the test."""
+    with recording() as recorder:
+        yield recorder
 
 
 @pytest.fixture

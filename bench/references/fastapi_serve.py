@@ -13,7 +13,9 @@ open at the time of writing). That would make the reference look ten times slowe
 than it is. This does what ``uvicorn.run(..., workers=N)`` does, with the socket
 created as TCP; everything else is uvicorn's defaults.
 
-    python -m bench.references.fastapi_serve PORT WORKERS [plain|standard]
+    python -m bench.references.fastapi_serve PORT WORKERS [plain|standard] [lean|orm]
+
+``lean`` serves bench/references/fastapi_app.py, ``orm`` bench/references/fastapi_orm.py.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import sys
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-APP = "bench.references.fastapi_app:app"
+APPS = {"lean": "bench.references.fastapi_app:app", "orm": "bench.references.fastapi_orm:app"}
 HOST = "127.0.0.1"
 # uvicorn's own names for its HTTP implementation and event loop, per flavour.
 FLAVOURS = {"plain": ("h11", "asyncio"), "standard": ("httptools", "uvloop")}
@@ -33,7 +35,8 @@ FLAVOURS = {"plain": ("h11", "asyncio"), "standard": ("httptools", "uvloop")}
 def main() -> None:
     port, workers = int(sys.argv[1]), int(sys.argv[2])
     http, loop = FLAVOURS[sys.argv[3] if len(sys.argv) > 3 else "plain"]
-    config = uvicorn.Config(APP, host=HOST, port=port, workers=workers, http=http, loop=loop)
+    app = APPS[sys.argv[4] if len(sys.argv) > 4 else "lean"]
+    config = uvicorn.Config(app, host=HOST, port=port, workers=workers, http=http, loop=loop)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((HOST, port))

@@ -1,21 +1,26 @@
 -- GraphQL over HTTP for wrk: rotating Bearer tokens, persisted queries, per-kind results.
 --
---   wrk -tN -cN -d10s -s bench/wrk/graphql.lua http://127.0.0.1:PORT -- CONFIG.lua
+--   wrk -tT -cC -d10s -s bench/wrk/graphql.lua http://127.0.0.1:PORT -- CONFIG.lua
 --
 -- CONFIG.lua (written by bench/load.py) returns a table: the request bodies of
 -- each operation, the tokens (read from that file), the ids deletePost may use,
 -- the program (which operation comes next) and where to write the results.
--- The harness runs one connection per thread (-t = -c), so every thread's
--- requests and responses alternate strictly: a response belongs to the request
--- just sent, which lets this script time and count each kind of request and
--- keep per-connection state (the ids this connection added, the APQ retry).
+-- The harness runs as many threads as the machine has cores, each with several
+-- connections (docs/adr/0012): wrk does not say which connection an answer came
+-- on, so this script keeps as little per request as it can.
 --
 -- Programs:
---   rotate    one operation, the thread's tokens in turn
+--   rotate    one operation, the thread's tokens in turn. Nothing is kept per
+--             request: the answers are counted, and wrk's own histogram gives
+--             the latency.
 --   cycle     a fixed sequence per token, e.g. addPost, getPosts, deletePost, getPosts
---   weighted  a random operation by weight, the thread's tokens in turn
+--   weighted  a random operation by weight
+-- cycle and weighted keep one request in flight per token, so that each token's
+-- sequence is exact (a getPosts follows its user's write; a delete takes an id
+-- that token's addPost returned): each request carries an X-Request-ID, which
+-- the app echoes, and the answer's id finds the request it belongs to.
 -- deletePost takes its ids from a pre-seeded pool per token ("pool": each id used
--- once, never by two threads) or from the posts this connection added ("captured").
+-- once, never by two threads) or from the posts that token added ("captured").
 --
 -- A response counts as an error when its status is not 2xx or its body has
 -- "errors" (other than PERSISTED_QUERY_NOT_FOUND, which makes the next request of
@@ -24,10 +29,8 @@
 -- Results: done() writes {"duration_us", "requests", ..., "threads": [...]} to the
 -- config's "out" file, one JSON object per thread (bench/load.py merges them), with
 -- when the thread sent its first request and when each answer came (the clock is
--- the system's monotonic one, the same in every thread). wrk starts its own clock
--- once every thread is set up, but the first threads are sending by then (each
--- thread's Lua state is set up in turn, config and all): the harness counts
--- requests per second over the time every connection was sending instead.
+-- the system's monotonic one, the same in every thread): the harness counts
+-- requests per second over the time every connection was sending.
 -- Only strings cross from a thread's Lua state to the main one: wrk 4.1's
 -- thread:get() corrupts the thread's stack when it copies a table, so each thread
 -- answers thread:get("results") with its results already encoded (an __index
@@ -56,21 +59,25 @@ end
 
 -- Thread state.
 local cfg
+local tracked = false   -- cycle and weighted: one request in flight per token
 local slots = {}        -- the global token indexes this thread uses
 local slot_pos = 0
+local ready = {}        -- tracked: tokens with no request in flight, oldest first
+local steps = {}        -- tracked (cycle): per token, the next step
 local heavy_pos = 0
 local rotations = {}    -- per operation: position in its bodies
-local captured = {}     -- per token index: ids this connection added
+local captured = {}     -- per token index: ids this token added
 local pools = {}        -- per token index: pre-seeded ids not used yet
 local must_register = {}
-local cycle_step = 0
-local cycle_slot = nil
-local pending = nil     -- {op, slot, capture, started}
+local inflight = {}     -- tracked: request id -> {op, slot, capture, started}
+local sent = 0
 local weights_total = 0
 local stats = {}        -- per operation: counters, error codes, latencies
 local samples = {}      -- the first failed answers
 local exhausted = 0
 local fallbacks = 0
+local overlaps = 0      -- tracked: a request sent while every token had one in flight
+local unmatched = 0     -- tracked: an answer without the request id the app echoes
 local apq_registrations = 0
 local first_us = nil    -- when this thread sent its first request
 
@@ -101,6 +108,11 @@ function init(args)
     if pool then
       pools[k] = { ids = pool, next = 1 }
     end
+  end
+  tracked = cfg.program ~= "rotate"
+  for _, k in ipairs(slots) do
+    ready[#ready + 1] = k
+    steps[k] = 0
   end
   heavy_pos = index
   for op, _ in pairs(cfg.ops) do
@@ -177,38 +189,52 @@ local function build(op, slot)
     heavy_pos = heavy_pos % #cfg.heavy_tokens + 1
     headers["Authorization"] = "Bearer " .. cfg.heavy_tokens[heavy_pos]
   end
-  pending = { op = op, slot = slot, capture = spec.capture }
+  if tracked then
+    sent = sent + 1
+    local id = thread_index .. "-" .. sent
+    headers["X-Request-ID"] = id
+    inflight[id] = { op = op, slot = slot, capture = spec.capture, started = now_us() }
+  end
   return wrk.format("POST", cfg.path, headers, body)
 end
 
-local function choose()
-  if cfg.program == "rotate" then
-    return cfg.op, next_slot()
+-- Tracked programs: a token with no request in flight (the oldest such).
+local function take_ready()
+  if #ready > 0 then
+    return table.remove(ready, 1)
   end
-  if cfg.program == "cycle" then
-    if cycle_step == 0 or cycle_step >= #cfg.steps then
-      cycle_step = 0
-      cycle_slot = next_slot()
-    end
-    cycle_step = cycle_step + 1
-    return cfg.steps[cycle_step], cycle_slot
-  end
+  overlaps = overlaps + 1
+  return next_slot()
+end
+
+local function weighted_op()
   local pick = math.random() * weights_total
   for _, pair in ipairs(cfg.weights) do
     pick = pick - pair[2]
     if pick <= 0 then
-      return pair[1], next_slot()
+      return pair[1]
     end
   end
-  return cfg.weights[#cfg.weights][1], next_slot()
+  return cfg.weights[#cfg.weights][1]
+end
+
+local function choose()
+  if not tracked then
+    return cfg.op, next_slot()
+  end
+  local slot = take_ready()
+  if cfg.program == "cycle" then
+    local step = steps[slot] % #cfg.steps + 1
+    steps[slot] = step
+    return cfg.steps[step], slot
+  end
+  return weighted_op(), slot
 end
 
 function request()
   local op, slot = choose()
-  local raw = build(op, slot)
-  pending.started = now_us()
-  first_us = first_us or pending.started
-  return raw
+  first_us = first_us or now_us()
+  return build(op, slot)
 end
 
 local function sample(op, status, body)
@@ -220,14 +246,25 @@ local function sample(op, status, body)
 end
 
 function response(status, headers, body)
-  if pending == nil then
-    return
-  end
-  local s = stat(pending.op)
   local done = now_us()
+  local op, record = cfg.op, nil
+  if tracked then
+    local id = headers["X-Request-ID"] or headers["x-request-id"]
+    record = id and inflight[id]
+    if record == nil then
+      unmatched = unmatched + 1
+      return
+    end
+    inflight[id] = nil
+    op = record.op
+    ready[#ready + 1] = record.slot
+  end
+  local s = stat(op)
   s.n = s.n + 1
-  s.lat[#s.lat + 1] = done - pending.started
   s.done[#s.done + 1] = done
+  if record then
+    s.lat[#s.lat + 1] = done - record.started
+  end
   local failed = false
   if status < 200 or status > 299 then
     s.non2xx = s.non2xx + 1
@@ -237,7 +274,7 @@ function response(status, headers, body)
     local code = string.match(body, '"code"%s*:%s*"([%w_]+)"') or "NO_CODE"
     if code == "PERSISTED_QUERY_NOT_FOUND" then
       s.apq_misses = s.apq_misses + 1
-      must_register[pending.op] = true
+      must_register[op] = true
     else
       s.errors = s.errors + 1
       s.codes[code] = (s.codes[code] or 0) + 1
@@ -246,15 +283,14 @@ function response(status, headers, body)
   end
   if failed then
     s.failed = s.failed + 1
-    sample(pending.op, status, body)
-  elseif pending.capture then
+    sample(op, status, body)
+  elseif record and record.capture then
     local id = string.match(body, '"postId"%s*:%s*"([^"]+)"')
     if id then
-      local queue = captured[pending.slot]
+      local queue = captured[record.slot]
       queue[#queue + 1] = id
     end
   end
-  pending = nil
 end
 
 -- ------------------------------------------------------------------ results as JSON
@@ -298,8 +334,10 @@ local function results()
     texts[i] = json_string(text)
   end
   return string.format(
-    '{"exhausted":%d,"fallbacks":%d,"apq_registrations":%d,"first_us":%.1f,"samples":[%s],"kinds":{%s}}',
-    exhausted, fallbacks, apq_registrations, first_us or -1, table.concat(texts, ","),
+    '{"exhausted":%d,"fallbacks":%d,"overlaps":%d,"unmatched":%d,"apq_registrations":%d,'
+      .. '"first_us":%.1f,"samples":[%s],"kinds":{%s}}',
+    exhausted, fallbacks, overlaps, unmatched, apq_registrations, first_us or -1,
+    table.concat(texts, ","),
     table.concat(kinds, ",")
   )
 end

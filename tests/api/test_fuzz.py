@@ -14,6 +14,7 @@ import itertools
 import json
 import os
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -473,154 +474,113 @@ def docs(variants: list[str]) -> st.SearchStrategy[str]:
     return st.one_of(st.just(variants[0]), st.sampled_from(variants))
 
 
-@FUZZ
-@given(
-    request=st.tuples(
-        docs(SIGNUP_DOCS),
-        variables_of(e=arg(EMAILS, NASTY_TEXT), p=arg(PASSWORDS, NASTY_TEXT)),
+@dataclass(frozen=True)
+class Operation:
+    """One operation to fuzz: its documents, its variables, and who may get data from it."""
+
+    name: str
+    documents: list[str]
+    variables: Callable[[Victims], st.SearchStrategy[dict[str, Any]]]
+    # Whether a request with data presented what the operation requires (None: anyone).
+    entitled: Callable[[Victims, str | None, dict[str, Any]], bool] | None
+
+
+def _presented_a_valid_token(
+    victims: Victims, header: str | None, variables: dict[str, Any]
+) -> bool:
+    return victims.presented_valid_token(header, variables.get("k"))
+
+
+def _presented_a_refresh_token(
+    victims: Victims, _header: str | None, variables: dict[str, Any]
+) -> bool:
+    return variables.get("r") in victims.refresh_tokens
+
+
+OPERATIONS = [
+    Operation(
+        "signup",
+        SIGNUP_DOCS,
+        lambda _v: variables_of(e=arg(EMAILS, NASTY_TEXT), p=arg(PASSWORDS, NASTY_TEXT)),
+        None,
     ),
-    raw_utf8=st.booleans(),
-    data=st.data(),
-)
-def test_signup_survives_any_variables(
-    client: Client,
-    victims: Victims,
-    request: tuple[str, dict[str, Any]],
-    raw_utf8: bool,
-    data: st.DataObject,
-) -> None:
-    query, variables = request
-    header = data.draw(victims.headers(), label="authorization")
-    call(client, query, variables, header=header, raw_utf8=raw_utf8)
-
-
-@FUZZ
-@given(
-    request=st.tuples(
-        docs(LOGIN_DOCS),
-        variables_of(
+    Operation(
+        "login",
+        LOGIN_DOCS,
+        lambda _v: variables_of(
             e=arg(EMAILS, NASTY_TEXT, st.just("victim-a@example.com")),
             p=arg(PASSWORDS, NASTY_TEXT, st.just("correct horse battery staple")),
         ),
+        None,
     ),
-    raw_utf8=st.booleans(),
-    data=st.data(),
-)
-def test_login_survives_any_variables(
-    client: Client,
-    victims: Victims,
-    request: tuple[str, dict[str, Any]],
-    raw_utf8: bool,
-    data: st.DataObject,
-) -> None:
-    query, variables = request
-    header = data.draw(victims.headers(), label="authorization")
-    call(client, query, variables, header=header, raw_utf8=raw_utf8)
-
-
-@FUZZ
-@given(query=docs(ADD_POST_DOCS), raw_utf8=st.booleans(), data=st.data())
-def test_add_post_survives_any_variables(
-    client: Client, victims: Victims, query: str, raw_utf8: bool, data: st.DataObject
-) -> None:
-    variables = data.draw(
-        variables_of(t=arg(NASTY_TEXT, st.text(min_size=1)), k=victims.token_args()),
-        label="variables",
-    )
-    header = data.draw(victims.headers(), label="authorization")
-    body = call(client, query, variables, header=header, raw_utf8=raw_utf8)
-    if body.get("data") and body["data"].get("addPost"):
-        assert victims.presented_valid_token(header, variables.get("k")), body
-
-
-@FUZZ
-@given(query=docs(GET_POSTS_DOCS), raw_utf8=st.booleans(), data=st.data())
-def test_get_posts_survives_any_variables(
-    client: Client, victims: Victims, query: str, raw_utf8: bool, data: st.DataObject
-) -> None:
-    variables = data.draw(variables_of(k=victims.token_args()), label="variables")
-    header = data.draw(victims.headers(), label="authorization")
-    body = call(client, query, variables, header=header, raw_utf8=raw_utf8)
-    if body.get("data") and body["data"].get("getPosts") is not None:
-        assert victims.presented_valid_token(header, variables.get("k")), body
-
-
-@FUZZ
-@given(query=docs(DELETE_POST_DOCS), raw_utf8=st.booleans(), data=st.data())
-def test_delete_post_survives_any_variables(
-    client: Client, victims: Victims, query: str, raw_utf8: bool, data: st.DataObject
-) -> None:
-    variables = data.draw(
-        variables_of(id=arg(IDS, st.sampled_from(victims.post_ids)), k=victims.token_args()),
-        label="variables",
-    )
-    header = data.draw(victims.headers(), label="authorization")
-    body = call(client, query, variables, header=header, raw_utf8=raw_utf8)
-    if body.get("data") and body["data"].get("deletePost"):
-        assert victims.presented_valid_token(header, variables.get("k")), body
-
-
-@FUZZ
-@given(query=docs(REFRESH_DOCS), raw_utf8=st.booleans(), data=st.data())
-def test_refresh_token_survives_any_variables(
-    client: Client, victims: Victims, query: str, raw_utf8: bool, data: st.DataObject
-) -> None:
-    variables = data.draw(variables_of(r=arg(victims.refresh_values())), label="variables")
-    header = data.draw(victims.headers(), label="authorization")
-    body = call(client, query, variables, header=header, raw_utf8=raw_utf8)
-    if body.get("data") and body["data"].get("refreshToken"):
-        assert variables.get("r") in victims.refresh_tokens, body
-
-
-@FUZZ
-@given(query=docs(LOGOUT_DOCS), raw_utf8=st.booleans(), data=st.data())
-def test_logout_survives_any_variables(
-    client: Client, victims: Victims, query: str, raw_utf8: bool, data: st.DataObject
-) -> None:
-    variables = data.draw(variables_of(k=victims.token_args()), label="variables")
-    header = data.draw(victims.headers(), label="authorization")
-    body = call(client, query, variables, header=header, raw_utf8=raw_utf8)
-    if body.get("data"):
-        assert victims.presented_valid_token(header, variables.get("k")), body
-
-
-@FUZZ
-@given(query=docs(CHANGE_PASSWORD_DOCS), raw_utf8=st.booleans(), data=st.data())
-def test_change_password_survives_any_variables(
-    client: Client, victims: Victims, query: str, raw_utf8: bool, data: st.DataObject
-) -> None:
-    variables = data.draw(
-        variables_of(
+    Operation(
+        "addPost",
+        ADD_POST_DOCS,
+        lambda v: variables_of(t=arg(NASTY_TEXT, st.text(min_size=1)), k=v.token_args()),
+        _presented_a_valid_token,
+    ),
+    Operation(
+        "getPosts",
+        GET_POSTS_DOCS,
+        lambda v: variables_of(k=v.token_args()),
+        _presented_a_valid_token,
+    ),
+    Operation(
+        "deletePost",
+        DELETE_POST_DOCS,
+        lambda v: variables_of(id=arg(IDS, st.sampled_from(v.post_ids)), k=v.token_args()),
+        _presented_a_valid_token,
+    ),
+    Operation(
+        "refreshToken",
+        REFRESH_DOCS,
+        lambda v: variables_of(r=arg(v.refresh_values())),
+        _presented_a_refresh_token,
+    ),
+    Operation(
+        "logout and logoutEverywhere",
+        LOGOUT_DOCS,
+        lambda v: variables_of(k=v.token_args()),
+        _presented_a_valid_token,
+    ),
+    Operation(
+        "changePassword",
+        CHANGE_PASSWORD_DOCS,
+        lambda v: variables_of(
             c=arg(PASSWORDS, NASTY_TEXT, st.just("correct horse battery staple")),
             n=arg(PASSWORDS, NASTY_TEXT),
-            k=victims.token_args(),
+            k=v.token_args(),
         ),
-        label="variables",
-    )
-    header = data.draw(victims.headers(), label="authorization")
-    body = call(client, query, variables, header=header, raw_utf8=raw_utf8)
-    if body.get("data") and body["data"].get("changePassword"):
-        assert victims.presented_valid_token(header, variables.get("k")), body
+        _presented_a_valid_token,
+    ),
+    Operation(
+        "deleteAccount",
+        DELETE_ACCOUNT_DOCS,
+        lambda v: variables_of(
+            p=arg(PASSWORDS, NASTY_TEXT, st.just("not the password at all")), k=v.token_args()
+        ),
+        _presented_a_valid_token,
+    ),
+]
 
 
+@pytest.mark.fuzz
+@pytest.mark.parametrize("operation", OPERATIONS, ids=[op.name for op in OPERATIONS])
 @FUZZ
-@given(query=docs(DELETE_ACCOUNT_DOCS), raw_utf8=st.booleans(), data=st.data())
-def test_delete_account_survives_any_variables(
-    client: Client, victims: Victims, query: str, raw_utf8: bool, data: st.DataObject
+@given(raw_utf8=st.booleans(), data=st.data())
+def test_every_operation_survives_any_variables(
+    client: Client, victims: Victims, operation: Operation, raw_utf8: bool, data: st.DataObject
 ) -> None:
-    variables = data.draw(
-        variables_of(
-            p=arg(PASSWORDS, NASTY_TEXT, st.just("not the password at all")),
-            k=victims.token_args(),
-        ),
-        label="variables",
-    )
+    query = data.draw(docs(operation.documents), label="query")
+    variables = data.draw(operation.variables(victims), label="variables")
     header = data.draw(victims.headers(), label="authorization")
     body = call(client, query, variables, header=header, raw_utf8=raw_utf8)
-    if body.get("data") and body["data"].get("deleteAccount"):
-        assert victims.presented_valid_token(header, variables.get("k")), body
+    answered = [value for value in (body.get("data") or {}).values() if value is not None]
+    if answered and operation.entitled is not None:
+        assert operation.entitled(victims, header, variables), body
 
 
+@pytest.mark.fuzz
 @FUZZ
 @given(
     operations=st.lists(
@@ -862,6 +822,7 @@ class PostQuotasMachine(RuleBasedStateMachine):
         ) == self.neighbour.totals
 
 
+@pytest.mark.fuzz
 def test_random_adds_deletes_and_lists_keep_the_quotas_and_totals_exact(
     client: Client, api: Api
 ) -> None:
@@ -952,6 +913,7 @@ def _the_window_passes() -> None:
             attempt.created_at -= timedelta(seconds=LOGIN_WINDOW_SECONDS + 1)
 
 
+@pytest.mark.fuzz
 @SEQUENCES
 @given(steps=LOGIN_STEPS)
 def test_random_logins_meet_the_failed_login_limits_exactly(
@@ -1138,6 +1100,7 @@ DOCUMENTS = st.one_of(
 )
 
 
+@pytest.mark.fuzz
 @FUZZ
 @given(
     payload=st.fixed_dictionaries(
@@ -1221,6 +1184,7 @@ JSONISH_PIECES = [
 ]
 
 
+@pytest.mark.fuzz
 @FUZZ
 @given(
     body=st.one_of(st.binary(max_size=300), st.binary(max_size=20).map(lambda b: b * 500)),
@@ -1230,6 +1194,7 @@ def test_any_bytes_get_a_clean_answer(client: Client, body: bytes, content_type:
     send(client, body, content_type=content_type)
 
 
+@pytest.mark.fuzz
 @FUZZ
 @given(
     value=st.one_of(
@@ -1250,6 +1215,7 @@ def test_any_json_body_gets_a_clean_answer(client: Client, value: Any, raw_utf8:
     send(client, encode_payload(value, raw_utf8=raw_utf8), sent=repr(value))
 
 
+@pytest.mark.fuzz
 @FUZZ
 @given(
     pieces=st.lists(st.sampled_from(JSONISH_PIECES), max_size=30),

@@ -14,7 +14,7 @@ from django.conf import settings
 from resolvers_services.passwords import hash_password, verify_password
 from tests.conftest import PASSWORD, Api
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.budget
 
 ROUNDS = 7
 

@@ -102,7 +102,6 @@ def test_the_throttle_lifts_once_failures_leave_the_window(api: Api) -> None:
     assert "errors" not in api.login("heidi@example.com")
 
 
-@pytest.mark.slow
 @pytest.mark.usefixtures("limits")
 def test_racing_failed_logins_never_exceed_the_limit(api: Api) -> None:
     api.token_for("ivan@example.com")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,30 +15,10 @@ from sqlalchemy import text
 from config import bootstrap
 from persistence.db import get_engine
 from tests.conftest import Api, gid, reset_caches, row_id
-from tests.statements import listening
+from tests.statements import Statements
 
 FROM_POSTS = re.compile(r"\bFROM\s+[`\"]?posts\b", re.IGNORECASE)
 FROM_USERS = re.compile(r"\bFROM\s+[`\"]?users\b", re.IGNORECASE)
-
-
-class StatementLog:
-    """Every SQL statement the app's engine sends while recording."""
-
-    def __init__(self) -> None:
-        self.statements: list[str] = []
-
-    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        self.statements.append(statement)
-
-    def matching(self, pattern: re.Pattern[str]) -> list[str]:
-        return [s for s in self.statements if pattern.search(s)]
-
-
-@pytest.fixture
-def sql_log() -> Iterator[StatementLog]:
-    log = StatementLog()
-    with listening(log):
-        yield log
 
 
 def user_id(email: str) -> int:
@@ -76,24 +55,24 @@ def alice(api: Api) -> str:
     return api.token_for("alice@example.com")
 
 
-def test_a_cache_hit_issues_no_query_on_posts(api: Api, alice: str, sql_log: StatementLog) -> None:
+def test_a_cache_hit_issues_no_query_on_posts(api: Api, alice: str, statements: Statements) -> None:
     first = add(api, alice, "cached")
-    sql_log.statements.clear()
+    statements.clear()
     assert api.posts(alice) == [first]
-    assert sql_log.matching(FROM_POSTS), sql_log.statements  # the miss reads the table
+    assert statements.matching(FROM_POSTS), statements.seen  # the miss reads the table
 
-    sql_log.statements.clear()
+    statements.clear()
     assert api.posts(alice) == [first]
-    assert sql_log.matching(FROM_POSTS) == []
+    assert statements.matching(FROM_POSTS) == []
     # The token's user is still looked up, which is where posts_version comes from.
-    assert sql_log.matching(FROM_USERS)
+    assert statements.matching(FROM_USERS)
 
 
-def test_a_hit_serves_an_empty_list_too(api: Api, alice: str, sql_log: StatementLog) -> None:
+def test_a_hit_serves_an_empty_list_too(api: Api, alice: str, statements: Statements) -> None:
     assert api.posts(alice) == []
-    sql_log.statements.clear()
+    statements.clear()
     assert api.posts(alice) == []
-    assert sql_log.matching(FROM_POSTS) == []
+    assert statements.matching(FROM_POSTS) == []
 
 
 def test_row_written_behind_the_apis_back_appears_only_after_the_ttl(
@@ -143,7 +122,7 @@ def test_read_your_writes_after_delete_with_a_warm_cache(api: Api, alice: str) -
 
 
 def test_read_your_writes_holds_when_the_process_cache_is_not_told(
-    api: Api, alice: str, sql_log: StatementLog
+    api: Api, alice: str, statements: Statements
 ) -> None:
     # A write served by another process cannot discard this process's entry; the
     # bumped posts_version alone must make the entry a miss. Simulate that by
@@ -198,7 +177,7 @@ def test_posts_too_large_for_the_byte_bound_are_still_listed_correctly(
 
 
 def test_small_lists_stay_cached_beside_one_too_large_for_the_bound(
-    api: Api, alice: str, settings: Settings, sql_log: StatementLog
+    api: Api, alice: str, settings: Settings, statements: Statements
 ) -> None:
     settings.POSTS_CACHE_MAX_BYTES = settings.RESPONSE_CACHE_MAX_BYTES = 4096
     reset_caches()
@@ -207,6 +186,6 @@ def test_small_lists_stay_cached_beside_one_too_large_for_the_bound(
     add(api, alice, "x" * 10_000)
     assert api.posts(bob) == [small]
     assert len(api.posts(alice)) == 1
-    sql_log.statements.clear()
+    statements.clear()
     assert api.posts(bob) == [small]
-    assert sql_log.matching(FROM_POSTS) == []
+    assert statements.matching(FROM_POSTS) == []

@@ -195,7 +195,6 @@ def test_a_refused_add_leaves_the_totals_as_they_were(api: Api, alice: str) -> N
 # Races
 
 
-@pytest.mark.slow
 def test_racing_adds_never_overshoot_the_count_quota(api: Api, alice: str) -> None:
     settings.POSTS_MAX_PER_USER = 5
     bodies = run_together(
@@ -209,7 +208,6 @@ def test_racing_adds_never_overshoot_the_count_quota(api: Api, alice: str) -> No
     assert len(api.posts(alice)) == 5
 
 
-@pytest.mark.slow
 def test_racing_adds_never_overshoot_the_byte_quota(api: Api, alice: str) -> None:
     settings.POSTS_MAX_BYTES_PER_USER = 50
     bodies = run_together(
@@ -219,7 +217,6 @@ def test_racing_adds_never_overshoot_the_byte_quota(api: Api, alice: str) -> Non
     assert_consistent(ALICE, (6, 48))
 
 
-@pytest.mark.slow
 def test_racing_adds_and_deletes_keep_the_totals_exact(api: Api, alice: str) -> None:
     settings.POSTS_MAX_PER_USER = 8
     ids = [add(api, alice, f"old {n}") for n in range(6)]

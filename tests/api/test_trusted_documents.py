@@ -278,7 +278,7 @@ def test_a_well_formed_manifest_loads_every_document_by_hash(tmp_path: Path) -> 
     assert load_manifest(path) == {sha256(ADD): ADD, sha256(LIST): LIST}
 
 
-@pytest.mark.slow
+@pytest.mark.live
 def test_a_server_with_a_malformed_manifest_does_not_come_up(
     database_url: str, tmp_path: Path
 ) -> None:

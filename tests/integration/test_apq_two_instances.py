@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import PASSWORD
 from tests.live_server import Server, fetch, local_request, server_env, serving_two
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.live
 
 ADD = "mutation Add($t: String!) { addPost(text: $t) { post { text } } }"
 DIGEST = hashlib.sha256(ADD.encode()).hexdigest()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,11 +12,25 @@ from pathlib import Path
 import pytest
 
 from devkit.server import PROJECT
+from tests.conftest import IS_MYSQL
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.live
 
 
+def _wrk() -> None:
+    if shutil.which("wrk"):
+        return
+    message = "wrk is missing: `apt-get install -y wrk` (.ci/run installs it)"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.mark.skipif(
+    IS_MYSQL, reason="runs on SQLite whatever the database: the SQLite pass runs it"
+)
 def test_a_quick_bench_reports_getposts_against_every_reference(tmp_path: Path) -> None:
+    _wrk()
     out = tmp_path / "report"
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     completed = subprocess.run(
@@ -26,7 +41,7 @@ def test_a_quick_bench_reports_getposts_against_every_reference(tmp_path: Path) 
             "--quick",
             "--databases=sqlite",
             # viewer is not in every version of the schema: then it must be n/a, not a crash.
-            "--cases=getPosts,viewer",
+            "--cases=getPosts,viewer,addPost",
             "--warmup=0",
             "--background-users=20",
             # A few seconds of the mix, read against what the caches hold (from /metrics).
@@ -51,6 +66,15 @@ def test_a_quick_bench_reports_getposts_against_every_reference(tmp_path: Path) 
         assert row["status"] == "ok", row
         assert row["rps"] > 0
         assert report["meta"]["reference_same_bytes"][reference] is True
+    # The typical peers, on the app's database: a read with the user loaded through an
+    # ORM session, and addPost written through one.
+    for reference in ("fastapi-orm", "fastapi-orm-write"):
+        row = rows[(reference, "sqlite", 16)]
+        assert row["status"] == "ok", row
+        assert row["rps"] > 0
+        assert row["x_fastapi_orm"] == 1.0
+    assert report["meta"]["reference_same_bytes"]["fastapi-orm (sqlite)"] is True
+    assert rows[("fastapi-orm-write", "sqlite", 16)]["headline_kind"] == "addPost"
     get_posts = rows[("getPosts", "sqlite", 16)]
     assert get_posts["status"] == "ok", get_posts
     assert get_posts["rps"] > 0
@@ -60,8 +84,15 @@ def test_a_quick_bench_reports_getposts_against_every_reference(tmp_path: Path) 
     assert get_posts["x_django"] > 0
     assert get_posts["x_fastapi"] > 0
     assert get_posts["x_fastapi_standard"] > 0
+    assert get_posts["x_fastapi_orm"] > 0
     assert get_posts["rss_peak_bytes"] > 0
     assert get_posts["cpu_us_per_request"] > 0
+    # What the load generator took, beside the server: both a share of the machine.
+    assert 0 < get_posts["client_cpu_share"] < 1
+    assert 0 < get_posts["server_cpu_share"] <= 1
+    add_post = rows[("addPost", "sqlite", 16)]
+    assert add_post["status"] == "ok", add_post
+    assert add_post["x_fastapi_orm"] > 0
     viewer = rows[("viewer", "sqlite", 16)]
     assert viewer["status"] in {"ok", "n/a"}, viewer
     if viewer["status"] == "n/a":

@@ -18,8 +18,6 @@ T = TypeVar("T")
 THREADS = 30
 MIB = 1024 * 1024
 
-pytestmark = pytest.mark.slow
-
 
 def run_together(jobs: list[Callable[[Api], T]]) -> list[T]:
     """Run every job in its own thread with its own client, released at once by a barrier."""

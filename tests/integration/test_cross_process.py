@@ -14,7 +14,7 @@ from persistence.db import get_engine
 from tests.conftest import gid, row_id
 from tests.live_server import Server, server_env, serving_two
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.live
 
 
 @pytest.fixture

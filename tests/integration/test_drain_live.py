@@ -18,7 +18,7 @@ from persistence.migrations import upgrade
 from tests.conftest import PASSWORD
 from tests.live_server import Server, fetch, local_request, server_env, serving
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.live
 
 GRACEFUL_SECONDS = 20
 DRAIN_DELAY_SECONDS = 1

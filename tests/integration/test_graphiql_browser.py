@@ -23,7 +23,7 @@ from playwright.sync_api import Locator, Page, Route, expect, sync_playwright
 
 from tests.live_server import PROJECT, Server, server_env, start_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.live, pytest.mark.browser]
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [

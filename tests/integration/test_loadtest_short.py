@@ -11,7 +11,7 @@ import pytest
 
 from tests.live_server import PROJECT, server_env
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.live
 
 SCRIPT = PROJECT / "scripts" / "loadtest.py"
 

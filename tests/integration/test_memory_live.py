@@ -22,7 +22,7 @@ import pytest
 
 from tests.live_server import Server, local_request, server_env, serving
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.live, pytest.mark.budget]
 
 MiB = 1024 * 1024
 QUOTA = 20 * MiB
@@ -139,8 +139,7 @@ def test_get_posts_at_the_byte_quota_peaks_within_3x_the_response_and_gives_it_b
             assert after <= len(body) // 2, figures
         settled.append(before + after)
     print([f"{rss / MiB:.1f}" for rss in settled])
-    # What is left after a round is allocator noise, not the response: 0-6 MiB a
-    # round, climbing to a plateau (twenty rounds, 2026-12-06: +15 MiB over the first
-    # four, then flat) and never by the response or the texts, which are each the
-    # whole body: kept once a round, they would pass this bound by the second round.
+    # What is left after a round is allocator noise, not the response: it climbs to
+    # a plateau (docs/adr/0004) and never by the response or the texts, which are each
+    # the whole body: kept once a round, they would pass this bound by the second round.
     assert max(settled) - settled[0] <= len(body), settled

@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.live_server import Server, fetch, local_request, server_env, start_server
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.live
 
 REQUESTS = "posts_api_graphql_requests"
 TOKEN = secrets.token_urlsafe(24)

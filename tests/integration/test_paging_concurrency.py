@@ -6,12 +6,9 @@ import random
 import threading
 from typing import Any
 
-import pytest
 from django.test import Client
 
 from tests.conftest import Api
-
-pytestmark = pytest.mark.slow
 
 PAGE = """
 query($after: String) {

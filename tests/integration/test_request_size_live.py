@@ -12,7 +12,7 @@ import pytest
 
 from tests.live_server import Server, read_until_closed, server_env, serving
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.live
 
 MiB = 1024 * 1024
 

@@ -9,8 +9,6 @@ import pytest
 from tests.conftest import Api, error_code
 from tests.integration.test_concurrency import run_together
 
-pytestmark = pytest.mark.slow
-
 
 def outcome(body: dict[str, Any]) -> str:
     return error_code(body) if body.get("errors") else "OK"

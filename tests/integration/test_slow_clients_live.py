@@ -18,7 +18,7 @@ from persistence.migrations import upgrade
 from scripts.slowclients import HEADS, slow_connections, timed_requests
 from tests.live_server import Server, fetch, local_request, read_until_closed, server_env, serving
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.live, pytest.mark.budget]
 
 THREADS = 4
 TIMEOUT_SECONDS = 3  # header and body read timeouts of the server under test
@@ -109,7 +109,7 @@ def test_a_head_over_the_apps_cap_gets_the_contracts_json_431(server: Server) ->
     ids=["one-huge-header", "too-many-headers"],
 )
 def test_a_head_over_granians_own_limits_gets_its_431(server: Server, headers: bytes) -> None:
-    # granian's own answer, before the app: no body, and no setting for one (README).
+    # granian's own answer, before the app: no body, and no setting for one (docs/server.md).
     head = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers + b"\r\n"
     answer, _ = _exchange(server.port, head)
     assert answer.startswith(b"HTTP/1.1 431"), answer[:200]

@@ -3,6 +3,8 @@ checkout, and a bad setting stops the launcher with one line that names it."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import secrets
 import shutil
@@ -18,7 +20,7 @@ import pytest
 
 from tests.live_server import PROJECT, fetch, free_port, local_request
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.live
 
 # Settings the launcher reads, cleared so that each test says exactly what it sets.
 OURS = (
@@ -88,6 +90,22 @@ def launched(cwd: Path, env: dict[str, str], log: Path) -> Iterator[int]:
         process.wait(timeout=30)
 
 
+HEALTHY = {"status": "ok", "database": "ok"}
+
+
+def _get(port: int, path: str) -> tuple[int, str | None, object]:
+    """GET ``path`` without following redirects: (status, Location, JSON body or None)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Accept": "application/json"})
+        response = connection.getresponse()
+        raw = response.read()
+        body = json.loads(raw) if raw and "json" in response.getheader("Content-Type", "") else None
+        return response.status, response.getheader("Location"), body
+    finally:
+        connection.close()
+
+
 def _mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
@@ -107,8 +125,8 @@ def test_a_fresh_checkout_starts_with_secrets_set_and_no_database_url(
     checkout: Path, tmp_path: Path
 ) -> None:
     env = _env(JWT_SECRET=secrets.token_urlsafe(48), SECRET_KEY=secrets.token_urlsafe(48))
-    with launched(checkout, env, tmp_path / "out.log"):
-        pass
+    with launched(checkout, env, tmp_path / "out.log") as port:
+        assert _get(port, "/healthz")[::2] == (200, HEALTHY)
     assert _mode(checkout / "var") == 0o700
     assert _mode(checkout / "var" / "posts.sqlite3") == 0o600
     assert not (checkout / "var" / "secrets.json").exists()
@@ -123,17 +141,22 @@ def test_a_fresh_checkout_starts_in_production_with_strong_secrets(
         SECRET_KEY=secrets.token_urlsafe(48),
         BCRYPT_ROUNDS="12",  # production refuses less
     )
-    # Probes reach the instance directly over HTTP: no redirect to HTTPS for them.
-    with launched(checkout, env, tmp_path / "out.log"):
-        pass
+    with launched(checkout, env, tmp_path / "out.log") as port:
+        # Probes reach the instance directly over HTTP: no redirect to HTTPS for them.
+        assert _get(port, "/healthz")[::2] == (200, HEALTHY)
+        assert _get(port, "/readyz")[::2] == (200, {"status": "ready"})
+        # Anything else over plain HTTP is sent to HTTPS (production turns HTTPS on).
+        status, location, _ = _get(port, "/graphql")
+        assert status == 301
+        assert location == f"https://127.0.0.1:{port}/graphql"
 
 
 @pytest.mark.mysql
 def test_a_fresh_checkout_starts_on_mariadb(
     checkout: Path, tmp_path: Path, database_url: str
 ) -> None:
-    with launched(checkout, _env(DATABASE_URL=database_url), tmp_path / "out.log"):
-        pass
+    with launched(checkout, _env(DATABASE_URL=database_url), tmp_path / "out.log") as port:
+        assert _get(port, "/healthz")[::2] == (200, HEALTHY)
     assert not (checkout / "var" / "posts.sqlite3").exists()
 
 

@@ -3,24 +3,25 @@
 A change that adds a query to a hot path fails here, in CI, instead of
 showing up later as a slower benchmark. Transaction control (BEGIN, COMMIT,
 ROLLBACK, SAVEPOINT) and SQLite's connection PRAGMAs are not counted: only
-statements that read or write data.
+statements that read or write data (tests/statements.py).
+
+Among them, the session check: an authenticated request reads its caller, user
+and session together, in the one statement it made before sessions existed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from config import bootstrap
-from tests.conftest import Api, reset_caches
-from tests.statements import listening
-
-_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "PRAGMA", "SET ")
+from tests.conftest import Api, error_code, reset_caches
+from tests.statements import Statements
 
 GET_POSTS = "query GetPosts { getPosts { id text createdAt } }"
 PAGE = "query Page { viewer { posts(first: 5) { edges { node { id text } } totalCount } } }"
@@ -30,26 +31,6 @@ ADD_COUNTED = (
 )
 
 
-class Statements:
-    """The data statements run while it is recording."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-        self.recording = False
-
-    def __call__(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if self.recording and not statement.lstrip().upper().startswith(_CONTROL):
-            self.seen.append(" ".join(statement.split())[:80])
-
-    def during(self, action: Any) -> list[str]:
-        self.seen, self.recording = [], True
-        try:
-            action()
-        finally:
-            self.recording = False
-        return self.seen
-
-
 @pytest.fixture(autouse=True)
 def _no_housekeeping(monkeypatch: pytest.MonkeyPatch) -> None:
     # Sessions, the login throttle and the address limit each purge old rows on one
@@ -57,13 +38,6 @@ def _no_housekeeping(monkeypatch: pytest.MonkeyPatch) -> None:
     # such a request has one statement more, and the exact counts here would fail at
     # random. Their purges are tested where they are forced (_PURGE_ONE_IN = 1).
     monkeypatch.setattr(secrets, "randbelow", lambda n: n - 1)
-
-
-@pytest.fixture
-def statements() -> Iterator[Statements]:
-    recorder = Statements()
-    with listening(recorder):
-        yield recorder
 
 
 @pytest.fixture
@@ -186,3 +160,39 @@ def test_login_runs_a_fixed_set_of_statements(
     # remembered, the session started, the oldest sessions past the cap found. A
     # few milliseconds beside one bcrypt check (about 250 ms at cost 12).
     assert len(run) == 11, run
+
+
+# The session check
+
+
+def test_a_cached_get_posts_costs_one_statement_that_checks_user_and_session(
+    api: Api, alice: str, statements: Statements
+) -> None:
+    api.posts(alice)  # fills the cache: the next getPosts only authenticates
+    body: dict[str, Any] = {}
+    run = statements.during(lambda: body.update(api.get_posts(token=alice)))
+    assert body["data"] == {"getPosts": []}
+    [only] = run
+    lowered = only.lower()
+    assert lowered.startswith("select")
+    assert re.search(r"from users (inner )?join sessions on", lowered)
+    assert "ended_at is null" in lowered
+    assert "expires_at >" in lowered
+
+
+def test_an_ended_session_is_refused_by_that_same_one_statement(
+    api: Api, statements: Statements
+) -> None:
+    payload = api.new_account("alice@example.com")
+    assert "errors" not in api.logout(token=payload["token"])
+    body: dict[str, Any] = {}
+    run = statements.during(lambda: body.update(api.get_posts(token=payload["token"])))
+    assert error_code(body) == "UNAUTHENTICATED"
+    assert len(run) == 1, run
+
+
+def test_a_bad_token_costs_no_statement_at_all(api: Api, statements: Statements) -> None:
+    body: dict[str, Any] = {}
+    run = statements.during(lambda: body.update(api.get_posts(token="not-a-jwt")))
+    assert error_code(body) == "UNAUTHENTICATED"
+    assert run == []

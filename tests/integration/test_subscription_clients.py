@@ -40,7 +40,7 @@ def _node() -> str:
                 strict=True,
                 reason=(
                     "granian's RSGI accept() cannot answer Sec-WebSocket-Protocol, which "
-                    "graphql-ws's client requires (docs/adr/0001-live-updates-outbox.md)"
+                    "graphql-ws's client requires (docs/adr/0024-live-updates-outbox.md)"
                 ),
             ),
         ),

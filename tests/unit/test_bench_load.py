@@ -1,10 +1,14 @@
-"""The benchmark's req/s: counted over the time every connection was sending."""
+"""The benchmark's load: req/s counted over the time every thread was sending, latency
+from wrk or per kind, one wrk thread per core."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from bench.load import summarise
+import pytest
+
+from bench.load import summarise, wrk_threads
 
 
 def _thread(first_us: float, done_us: list[float]) -> dict[str, Any]:
@@ -58,3 +62,31 @@ def test_without_timestamps_wrk_duration_is_used() -> None:
     thread["kinds"]["getPosts"].update(n=500, latency_us=[100.0] * 500)
     summary = summarise(_raw([thread], 2_000_000))
     assert summary["rps"] == 250.0
+
+
+def test_a_one_kind_case_takes_its_latency_from_wrks_histogram() -> None:
+    # rotate cases keep no latency per request (bench/wrk/graphql.lua): wrk's own.
+    thread = _thread(0.0, [1000.0 * i for i in range(1, 101)])
+    thread["kinds"]["getPosts"]["latency_us"] = []
+    raw = _raw([thread], 100_000)
+    raw["latency_us"] = {"p50": 2500, "p90": 4000, "p99": 9000, "max": 12000, "min": 1, "mean": 3}
+    kind = summarise(raw)["kinds"]["getPosts"]
+    assert (kind["p50_ms"], kind["p99_ms"]) == (2.5, 9.0)
+
+
+def test_a_mixed_case_reports_each_kinds_own_latency() -> None:
+    thread = _thread(0.0, [1000.0, 2000.0])
+    thread["kinds"]["addPost"] = {**thread["kinds"]["getPosts"], "latency_us": [7000.0, 7000.0]}
+    raw = _raw([thread], 2_000)
+    raw["latency_us"] = {"p50": 100, "p90": 100, "p99": 100, "max": 100}
+    kinds = summarise(raw)["kinds"]
+    assert kinds["addPost"]["p99_ms"] == 7.0
+    assert kinds["getPosts"]["p99_ms"] == 0.1
+
+
+@pytest.mark.parametrize(("cores", "connections", "threads"), [(2, 16, 2), (2, 1, 1), (8, 4, 4)])
+def test_wrk_runs_one_thread_per_core_at_most_one_per_connection(
+    monkeypatch: pytest.MonkeyPatch, cores: int, connections: int, threads: int
+) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    assert wrk_threads(connections) == threads

@@ -123,10 +123,17 @@ def test_a_client_connects_from_the_source_address_it_is_given(apq_server: _ApqS
     assert apq_server.peers == ["127.0.0.23", "127.0.0.1"]
 
 
-def test_free_port_can_be_bound() -> None:
+def test_free_port_is_one_nothing_listens_on_and_a_server_can_take() -> None:
     port = free_port()
+    assert 1024 <= port <= 65535
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0, "something already listens there"
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", port))
+        sock.listen()
+        assert sock.getsockname() == ("127.0.0.1", port)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+            assert client.getpeername() == ("127.0.0.1", port)
 
 
 _FAKE_SERVER = textwrap.dedent(

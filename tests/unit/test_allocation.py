@@ -1,4 +1,4 @@
-"""What the caches keep holds its own length, not orjson's allocation (schemas/kept_bytes.py)."""
+"""What the caches keep holds its own length, not orjson's allocation (schemas/allocation.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from contextlib import contextmanager
 import orjson
 
 from gql.response_cache import ResponseCache
-from schemas.kept_bytes import COPY_BELOW_BYTES, kept
+from schemas import kept_bytes
+from schemas.allocation import COPY_BELOW_BYTES, shrink_to_fit
 from schemas.posts import JsonText
 
 
@@ -25,20 +26,20 @@ def _traced() -> Iterator[Callable[[], int]]:
 
 
 def test_orjson_output_is_allocated_far_beyond_its_length() -> None:
-    """Why this exists: if orjson trims its output one day, kept() has nothing to do."""
+    """Why this exists: if orjson trims its output one day, shrink_to_fit() has nothing to do."""
     with _traced() as held:
         small = [orjson.dumps({}) for _ in range(100)]
         assert held() > 100 * 1000
     assert small[0] == b"{}"
 
 
-def test_kept_copies_a_small_output_into_its_own_length() -> None:
+def test_shrink_to_fit_copies_a_small_output_into_its_own_length() -> None:
     with _traced() as held:
-        kept_small = [kept(orjson.dumps({"a": n})) for n in range(100)]
+        shrunk = [shrink_to_fit(orjson.dumps({"a": n})) for n in range(100)]
         assert held() < 100 * 200
-    assert kept_small[7] == b'{"a":7}'
+    assert shrunk[7] == b'{"a":7}'
     large = orjson.dumps("x" * COPY_BELOW_BYTES)
-    assert kept(large) is large  # mapped memory: untouched pages are never resident
+    assert shrink_to_fit(large) is large  # mapped memory: untouched pages are never resident
 
 
 def test_a_post_literal_holds_its_length() -> None:
@@ -55,9 +56,13 @@ def test_a_response_cache_at_its_bound_holds_about_its_bound() -> None:
     with _traced() as held:
         for n in range(5000):
             body = orjson.dumps({"data": {"getPosts": [{"id": str(n), "text": "x" * 900}]}})
-            variables = kept(orjson.dumps({}, option=orjson.OPT_SORT_KEYS))
+            variables = shrink_to_fit(orjson.dumps({}, option=orjson.OPT_SORT_KEYS))
             cache.put((n, "0" * 64, "GetPosts", variables), n, body)
         assert cache.current_bytes <= bound
         # Bodies, keys and the cache's own links: well under twice the bound (orjson's
         # allocations kept as they are held more than four times it).
         assert held() < 2 * bound
+
+
+def test_the_old_name_is_the_same_function_for_the_engine_modules_until_they_move() -> None:
+    assert kept_bytes.kept is shrink_to_fit

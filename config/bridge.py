@@ -30,9 +30,8 @@ from the moment it is made until granian has let go of it, and a worker holds at
 most ``RESPONSE_BUFFER_MAX_BYTES`` of them (or one larger response alone); past
 that, a large response is a retryable 503 instead (docs/adr/0023-slow-readers.md).
 
-It speaks RSGI, granian's own interface, rather than ASGI: measured on this
-app, ASGI's per-message protocol cost about 0.3 ms more CPU per request than
-WSGI, RSGI about half that (README, "The server").
+It speaks RSGI, granian's own interface, rather than ASGI: ASGI's per-message
+protocol cost more CPU per request (docs/adr/0001-granian-behind-a-buffering-bridge.md).
 """
 
 from __future__ import annotations
@@ -335,9 +334,8 @@ class _AppThreads:
     and one more pass of the GIL to it before the client got its answer. Here the
     thread hands the response over itself (``response_bytes`` takes a lock and
     sends on a channel: any thread may call it) and then tells the loop that the
-    request's coroutine may end. Measured with ``make bench`` (getPosts, SQLite,
-    16 connections, asyncio's loop): the same CPU per request, p99 12.4-12.9 ms in
-    four runs against 13.2-15.0 in three before.
+    request's coroutine may end: the same CPU per request, a lower p99
+    (docs/adr/0010-request-overhead.md).
     """
 
     def __init__(self, app: WSGIApp, threads: int, held: HeldResponses) -> None:
@@ -526,8 +524,7 @@ class BufferedWSGIBridge:
                 if declared is None:
                     return await _read_chunked(protocol, limit, too_large)
                 # A declared length, within the cap: read whole in one call (hyper stops
-                # at the length). Measured: about 35 us less server CPU per request
-                # than a read chunk by chunk.
+                # at the length), cheaper than a read chunk by chunk.
                 body: bytes = await protocol()
         except TimeoutError:
             raise _Refused(

@@ -3,13 +3,13 @@
 The one place that knows how the production server is started, so that
 ``make run``, the tests, the load test and the benchmark all serve the app the
 same way. Every setting comes from the environment (PORT, WORKERS, THREADS,
-the timeouts: see config/settings.py and the README) and is validated before
+the timeouts: see config/settings.py and docs/configuration.md) and is validated before
 anything starts: a bad one stops start-up with one line naming it (exit 2).
 
 granian serves ``config.bridge:application`` (Django behind a body-buffering
 bridge): request heads are read by granian's Rust side with a deadline,
 bodies on the event loop with another, so connections waiting for bytes cost
-no thread (see config/bridge.py and the README's "The server").
+no thread (see config/bridge.py and docs/server.md).
 """
 
 from __future__ import annotations

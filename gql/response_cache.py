@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 
 from resolvers_services.post_cache import VersionedCache
-from schemas.kept_bytes import kept
+from schemas.allocation import shrink_to_fit
 
 # A key: user id, document sha256, operation name, canonical variables. A response
 # the same for every caller (introspection) has no user id, is stored at version 0,
@@ -70,9 +70,9 @@ class ResponseCache:
         answer made at a later version is stored already (a slower request's)."""
         if not self.enabled or len(body) + key_bytes(key) > self._bodies.max_bytes:
             return
-        # orjson's allocation is many times the body (schemas/kept_bytes.py). The
+        # orjson's allocation is many times the body (schemas/allocation.py). The
         # entry weighs its key too: the variables in it are the client's.
-        self._bodies.put(key, version, kept(body), len(body) + key_bytes(key))
+        self._bodies.put(key, version, shrink_to_fit(body), len(body) + key_bytes(key))
 
     def clear(self) -> None:
         """Forget every response."""

@@ -10,7 +10,6 @@ import orjson
 from pydantic import AfterValidator, Field, GetCoreSchemaHandler, model_validator
 from pydantic_core import core_schema
 
-from schemas.allocation import shrink_to_fit
 from schemas.base import Frozen
 from schemas.ids import NodeRef, PostCursor, RowId
 from schemas.limits import PAGE_DEFAULT, PAGE_MAX, POST_MAX_BYTES

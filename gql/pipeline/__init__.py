@@ -47,8 +47,8 @@ from resolvers_services.document_budget import NewDocumentBudget
 from resolvers_services.documents import DocumentStore
 from resolvers_services.post_cache import PostsCache
 from resolvers_services.tokens import TokenVerifier
+from schemas.allocation import shrink_to_fit
 from schemas.errors import DomainError, ErrorCode
-from schemas.kept_bytes import kept
 from schemas.users import Principal
 
 # What the pipeline is built from: config/bootstrap.py rebuilds it when a test overrides one.
@@ -200,7 +200,7 @@ def _cache_key(
 
 
 def _canonical(variables: Mapping[str, Any]) -> bytes:
-    return kept(orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
+    return shrink_to_fit(orjson.dumps(variables, option=orjson.OPT_SORT_KEYS))
 
 
 __all__ = ["PIPELINE_SETTINGS", "Pipeline", "Refusal"]

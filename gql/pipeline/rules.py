@@ -33,11 +33,10 @@ from graphql import (
 )
 
 # Root fields that cost real work each time (bcrypt, a user's whole post list, a
-# page of posts, a database lookup, the whole schema): one of each per document, so
-# aliases cannot multiply them. Fifteen aliases of ``__schema { types { fields ... } }``
-# cost 30 ms, 46 getPosts; every introspection client sends one ``__schema`` (or
-# ``__type``). Fifteen aliased ``node`` lookups cost 16.7 getPosts: ``nodes(ids:)``
-# looks up many in one query, and Relay asks for one ``node`` at a time.
+# page of posts, a database lookup, the whole schema): one of each per operation, so
+# aliases cannot multiply them (docs/adr/0007-document-caps.md). Every introspection
+# client sends one ``__schema`` (or ``__type``); ``nodes(ids:)`` looks up many in one
+# query, and Relay asks for one ``node`` at a time.
 ONCE_PER_DOCUMENT = frozenset(
     {
         "__schema",
@@ -74,10 +73,9 @@ def repeated_expensive_fields(document: DocumentNode) -> list[str]:
     return sorted(repeated)
 
 
-# The fields that list posts: a document lists them once, through one of these
-# (a page of User.posts however it is reached, getPosts, or nodes). Each alone
-# costs at most a few getPosts (nodes of 100 ids 7.4x, a page 3.6x); together, with
-# a node and the viewer beside them, they passed 11x.
+# The fields that list posts: an operation lists them once, through one of these
+# (a page of User.posts however it is reached, getPosts, or nodes): each alone costs
+# a few getPosts, together many more (docs/adr/0007-document-caps.md).
 LISTINGS = frozenset({"getPosts", "nodes", "posts"})
 
 

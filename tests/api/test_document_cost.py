@@ -25,7 +25,7 @@ from graphql import get_introspection_query
 from config import bootstrap
 from tests.conftest import Api, db_scalar, gid
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.budget
 
 BOUND = 25.0
 ROUNDS = 3

@@ -137,7 +137,7 @@ def test_off_nothing_is_instrumented() -> None:
     assert [extension.__name__ for extension in schema.extensions] == ["UsePreparedDocument"]  # type: ignore[union-attr]
 
 
-@pytest.mark.slow
+@pytest.mark.budget
 def test_off_tracing_costs_nothing_measurable(
     api: Api, alice: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

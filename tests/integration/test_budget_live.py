@@ -17,7 +17,7 @@ from tests.api.test_document_cost import AT_THE_CAPS
 from tests.conftest import PASSWORD
 from tests.live_server import server_env, serving
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.live
 
 SIGNUP = "mutation($e: String!, $p: String!) { signup(email: $e, password: $p) { token } }"
 ADD = "mutation($t: String!) { addPost(text: $t) { postId } }"

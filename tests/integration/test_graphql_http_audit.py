@@ -17,7 +17,7 @@ import pytest
 from tests import graphql_http_audit
 from tests.live_server import server_env, serving
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.live
 
 
 def test_the_server_passes_every_graphql_over_http_audit(database_url: str, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from tests import relay_app
 from tests.conftest import gid, row_id
 from tests.live_server import Server, server_env, serving
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.live
 
 SIGNUP = (
     "mutation($e: String!, $p: String!) { signup(email: $e, password: $p) { token user { id } } }"

@@ -22,7 +22,7 @@ from devkit.server import rss
 from persistence.migrations import upgrade
 from tests.live_server import Server, server_env, serving
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.live
 
 MiB = 1024 * 1024
 POSTS = 16

@@ -17,7 +17,7 @@ import pytest
 from tests.live_server import PROJECT, server_env, serving
 from tests.node_clients import install, require_node
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.live
 
 CLIENTS = PROJECT / "tests" / "clients" / "subscriptions"
 SIGNUP = "mutation($e: String!, $p: String!) { signup(email: $e, password: $p) { token } }"

@@ -14,7 +14,7 @@ import pytest
 from tests.live_server import SHARED_JWT_SECRET, Server, server_env, serving, serving_two
 from tests.sse import SSEStream
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.live
 
 SIGNUP = "mutation($e: String!, $p: String!) { signup(email: $e, password: $p) { token } }"
 ADD = "mutation($t: String!) { addPost(text: $t) { postId postEdge { cursor } } }"

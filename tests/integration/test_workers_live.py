@@ -21,7 +21,7 @@ from config.serve import RESPAWN_MAX_DELAY_SECONDS
 from persistence.migrations import upgrade
 from tests.live_server import Server, fetch, local_request, server_env, serving
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.live
 
 KILLS_IN_A_ROW = 4
 

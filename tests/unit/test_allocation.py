@@ -9,7 +9,6 @@ from contextlib import contextmanager
 import orjson
 
 from gql.response_cache import ResponseCache
-from schemas import kept_bytes
 from schemas.allocation import COPY_BELOW_BYTES, shrink_to_fit
 from schemas.posts import JsonText
 
@@ -62,7 +61,3 @@ def test_a_response_cache_at_its_bound_holds_about_its_bound() -> None:
         # Bodies, keys and the cache's own links: well under twice the bound (orjson's
         # allocations kept as they are held more than four times it).
         assert held() < 2 * bound
-
-
-def test_the_old_name_is_the_same_function_for_the_engine_modules_until_they_move() -> None:
-    assert kept_bytes.kept is shrink_to_fit

@@ -52,6 +52,10 @@ def fetch(request: urllib.request.Request, timeout: float) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+# The password of the accounts tests make on live servers (long enough for the rules).
+TEST_PASSWORD = "correct horse battery staple"
+
+
 class Server(devkit_server.Server):
     """One server serving the app, with a GraphQL helper for tests."""
 
@@ -63,6 +67,16 @@ class Server(devkit_server.Server):
             reply = client.graphql(query, variables, token=token)
         assert reply.body is not None, reply.error
         return {**reply.body, "_status": reply.status}
+
+    def signup(self, email: str, password: str = TEST_PASSWORD) -> str:
+        """A new account's access token."""
+        body = self.graphql(
+            "mutation($e: String!, $p: String!) { signup(email: $e, password: $p) { token } }",
+            {"e": email, "p": password},
+        )
+        assert "errors" not in body, body
+        token: str = body["data"]["signup"]["token"]
+        return token
 
     def wait_healthy(self, timeout: float = STARTUP_SECONDS, path: str = "/healthz") -> None:
         try:

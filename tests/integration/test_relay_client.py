@@ -25,13 +25,6 @@ SIGNUP = (
 ADD = "mutation($t: String!) { addPost(text: $t) { postEdge { cursor node { id text } } } }"
 
 
-def _signup(server: Server, email: str) -> str:
-    body = server.graphql(SIGNUP, {"e": email, "p": "correct horse battery staple"})
-    assert "errors" not in body, body
-    token: str = body["data"]["signup"]["token"]
-    return token
-
-
 def _add(server: Server, token: str, text: str) -> dict[str, str]:
     body = server.graphql(ADD, {"t": text}, token=token)
     assert "errors" not in body, body
@@ -44,8 +37,8 @@ def test_a_relay_app_keeps_its_list_and_count_from_the_payloads_alone(
 ) -> None:
     node = relay_app.prepare()
     with serving(server_env(database_url, tmp_path / "var"), tmp_path / "server.log") as server:
-        token = _signup(server, "relay@example.com")
-        _add(server, _signup(server, "other@example.com"), "someone else's")
+        token = server.signup("relay@example.com")
+        _add(server, server.signup("other@example.com"), "someone else's")
         older = [_add(server, token, text) for text in ("older 0", "older 1")]
         seen = relay_app.run(node, f"{server.base}/graphql", token, documents="text")
 
@@ -75,7 +68,7 @@ def test_a_relay_app_compiled_with_persisted_queries_runs_by_document_id_alone(
     node = relay_app.prepare()
     env = server_env(database_url, tmp_path / "var")
     with serving(env, tmp_path / "open.log") as server:
-        token = _signup(server, "persisted@example.com")
+        token = server.signup("persisted@example.com")
         older = [_add(server, token, text) for text in ("older 0", "older 1")]
     trusted = server_env(
         database_url, tmp_path / "var", GRAPHQL_TRUSTED_DOCUMENTS=str(relay_app.PERSISTED_QUERIES)

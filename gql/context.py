@@ -31,7 +31,7 @@ class Context:
     # The process's cache of each user's posts (built at start-up, handed in by the pipeline).
     posts_cache: PostsCache
     # The caller, or why there is none (no token: NOT_AUTHENTICATED; a bad one: its reason).
-    auth: Principal | DomainError = NOT_AUTHENTICATED
+    caller_or_error: Principal | DomainError = NOT_AUTHENTICATED
     uow_factory: UnitOfWorkFactory = SqlUnitOfWork
     # The document the pipeline prepared (parsed and validated) for this request.
     document: DocumentNode | None = None
@@ -44,9 +44,9 @@ class Context:
     @property
     def user(self) -> Principal:
         """The authenticated caller; raises UNAUTHENTICATED (with the reason) otherwise."""
-        if isinstance(self.auth, DomainError):
-            raise self.auth
-        return self.auth
+        if isinstance(self.caller_or_error, DomainError):
+            raise self.caller_or_error
+        return self.caller_or_error
 
     def take_posts_page(self) -> None:
         """Allow one page of posts per request: node/nodes/aliases cannot multiply them.

@@ -264,7 +264,7 @@ class GuardedSchema:
         context = Context(
             request=_django_request(request, admitted.token),
             posts_cache=self.pipeline().posts_cache,
-            auth=admitted.principal,
+            caller_or_error=admitted.principal,
             document=admitted.document,
             events=feed,
         )

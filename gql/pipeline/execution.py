@@ -36,7 +36,10 @@ def execute(
         text,
         variable_values=dict(variables),
         context_value=Context(
-            request=request, posts_cache=posts_cache, auth=auth, document=prepared.document
+            request=request,
+            posts_cache=posts_cache,
+            caller_or_error=auth,
+            document=prepared.document,
         ),
         operation_name=operation_name,
     )

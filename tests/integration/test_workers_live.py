@@ -4,7 +4,7 @@ killed again and again, each replacement as soon as it appears, still answers.
 granian's own master exits ("Worker crash loop detected") when a worker it replaced
 dies again within a few seconds; config/serve.py replaces every dead worker instead, after a
 pause that grows with early deaths in a row. This test also pins the granian
-internals that override relies on (see ``SupervisedGranian``).
+internals that override relies on (see config/granian_compat.py).
 """
 
 from __future__ import annotations

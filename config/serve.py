@@ -55,9 +55,20 @@ def load_settings() -> Any:
 
     try:
         django.setup()
+        _check_files(settings)
     except ImproperlyConfigured as exc:
         raise fail(f"configuration error: {exc}") from None
     return settings
+
+
+def _check_files(settings: Any) -> None:
+    """The files settings name, read and checked here, in the launcher: a bad one stops
+    start-up with one line (in a worker it would only make the worker die, and dead
+    workers are replaced however often they die)."""
+    from gql.trusted import load_manifest
+
+    if settings.GRAPHQL_TRUSTED_DOCUMENTS:
+        load_manifest(settings.GRAPHQL_TRUSTED_DOCUMENTS)
 
 
 def migrate(settings: Any) -> None:

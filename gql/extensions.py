@@ -43,17 +43,15 @@ class MaxUtf8Bytes(FieldExtension):
 class UsePreparedDocument(SchemaExtension):
     """Hands Strawberry the document the request pipeline parsed and validated already
     (``Context.document``), as Strawberry's own ParserCache and ValidationCache do:
-    execution then starts at once. Without one (a test calling the schema directly),
-    Strawberry parses and validates as usual."""
+    parsing is skipped (a document is there) and so is validation (its errors are
+    known: none), so execution starts at once. One hook, not two: each hook costs
+    Strawberry a context manager per request. Without a prepared document (a test
+    calling the schema directly), Strawberry parses and validates as usual."""
 
     def on_parse(self) -> Iterator[None]:
         document = _prepared_document(self.execution_context)
         if document is not None:
             self.execution_context.graphql_document = document
-        yield
-
-    def on_validate(self) -> Iterator[None]:
-        if _prepared_document(self.execution_context) is not None:
             self.execution_context.pre_execution_errors = []
         yield
 

@@ -741,6 +741,19 @@ class StreamLeaseRepository:
 
     def lock_user(self, user_id: int) -> bool:
         """Lock the user's row (opens for one user queue here); False when it is gone."""
+        if _dialect(self.session) == "sqlite":
+            # SQLite ignores FOR UPDATE: a SELECT would begin the transaction with a read,
+            # and its insert would then be refused at once ("database is locked") whenever
+            # another writer got in between (persistence/db.py). A write first waits for
+            # the database's one write lock instead, which serialises opens as the row
+            # lock does elsewhere.
+            touched = self.session.execute(
+                update(User)
+                .where(User.id == user_id)
+                .values(id=User.id)
+                .execution_options(synchronize_session=False)
+            )
+            return _rowcount(touched) == 1
         found = self.session.scalar(select(User.id).where(User.id == user_id).with_for_update())
         return found is not None
 

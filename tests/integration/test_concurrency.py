@@ -12,6 +12,10 @@ from django.test import Client
 from sqlalchemy import text
 
 from persistence.db import get_engine
+from persistence.uow import SqlUnitOfWork
+from resolvers_services.post_events import stream_lease_take
+from schemas.errors import DomainError
+from schemas.users import Principal
 from tests.conftest import Api, row_id
 
 T = TypeVar("T")
@@ -160,3 +164,28 @@ def test_one_mib_of_four_byte_characters_is_stored_byte_for_byte_on_mysql(
     assert row.text.encode("utf-8") == value.encode("utf-8")
     (listed,) = api.posts(token)
     assert listed["text"].encode("utf-8") == value.encode("utf-8")
+
+
+def test_subscriptions_opened_at_once_are_each_counted_and_none_fails(api: Api) -> None:
+    """Each open takes a lease under the user's lock; on SQLite that lock was a read, and
+    a racing open's insert was then refused at once ("database is locked": a 500)."""
+    signed_up = api.signup("watcher@example.com")["data"]["signup"]
+    user = Principal(
+        id=row_id(signed_up["user"]["id"]),
+        email="watcher@example.com",
+        session_id=1,
+        posts_version=0,
+        posts_count=0,
+        posts_bytes=0,
+    )
+    maximum = THREADS - 5
+    outcomes = run_together([lambda _api: _take_lease(user, maximum) for _ in range(THREADS)])
+    assert sorted(outcomes) == sorted(["taken"] * maximum + ["RATE_LIMITED"] * 5)
+
+
+def _take_lease(user: Principal, maximum: int) -> str:
+    try:
+        stream_lease_take(uow=SqlUnitOfWork(), user=user, max_open=maximum)
+    except DomainError as error:
+        return error.code.value
+    return "taken"

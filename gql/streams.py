@@ -54,7 +54,7 @@ from gql.context import Context
 from gql.errors import shape_error
 from gql.pipeline import Pipeline
 from gql.pipeline.body import body_from
-from gql.pipeline.caller import caller, header_token
+from gql.pipeline.caller import caller, request_token
 from gql.pipeline.prepared import Operation, choose
 from gql.pipeline.refusal import Refusal
 from gql.schema import schema as app_schema
@@ -294,18 +294,13 @@ class GuardedSchema:
             pipeline.documents.store.register(
                 uow=SqlUnitOfWork(), sha256=source.sha256, document=source.text
             )
-        variables = {
-            name: value
-            for name, value in (body.variables or {}).items()
-            if name in operation.variables
-        }
+        variables = operation.declared(body.variables)
         django_request = _django_request(request, ws_token)
         auth = caller(django_request, operation, variables, tokens=pipeline.tokens)
         if isinstance(auth, DomainError):
             raise auth
-        token = header_token(django_request) or _argument_token(operation, variables)
-        if token is None:
-            raise DomainError(ErrorCode.UNAUTHENTICATED, "Authentication required")
+        # The token the caller was resolved from (the stream ends when it expires).
+        token = request_token(django_request, operation, variables)
         return _Admitted(
             text=source.text,
             document=prepared.document,
@@ -314,16 +309,6 @@ class GuardedSchema:
             principal=auth,
             token=token,
         )
-
-
-def _argument_token(operation: Operation, variables: Mapping[str, Any]) -> str | None:
-    for literal in operation.token_literals:
-        return literal
-    for name, default in operation.token_variables:
-        value = variables.get(name, default)
-        if isinstance(value, str):
-            return value
-    return None
 
 
 def _django_request(request: StreamRequest | SocketRequest, ws_token: str | None) -> HttpRequest:

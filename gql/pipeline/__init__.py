@@ -30,7 +30,7 @@ import orjson
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from gql.pipeline.body import Body, read_request, response_media_type
+from gql.pipeline.body import read_request, response_media_type
 from gql.pipeline.caller import caller
 from gql.pipeline.caps import Limits
 from gql.pipeline.documents import Documents
@@ -147,7 +147,7 @@ class Pipeline:
             self.documents.store.register(
                 uow=SqlUnitOfWork(), sha256=source.sha256, document=source.text
             )
-        variables = _declared(operation, body)
+        variables = operation.declared(body.variables)
         auth = caller(request, operation, variables, tokens=self.tokens)
         if isinstance(auth, Principal):
             annotate(user_id=auth.id)
@@ -174,12 +174,6 @@ class Pipeline:
         # No data entry: the variables did not coerce, nothing ran (a request error).
         failed = "data" not in payload and media_type == GRAPHQL_RESPONSE_JSON
         return json_response(encoded, status=400 if failed else 200, media_type=media_type)
-
-
-def _declared(operation: Operation, body: Body) -> Mapping[str, Any]:
-    """The request's variables that the operation declares: no other is kept or used."""
-    given = body.variables or {}
-    return {name: given[name] for name in operation.variables if name in given}
 
 
 def _cache_key(

@@ -32,13 +32,13 @@ def caller(
     if not operation.needs_caller:
         return NOT_AUTHENTICATED
     try:
-        token = _token(request, operation, variables)
+        token = request_token(request, operation, variables)
         return user_authenticate(uow=SqlUnitOfWork(), token=token, tokens=tokens)
     except DomainError as error:
         return error
 
 
-def _token(request: HttpRequest, operation: Operation, variables: Mapping[str, Any]) -> str:
+def request_token(request: HttpRequest, operation: Operation, variables: Mapping[str, Any]) -> str:
     """The one token of the request: the header's, the arguments', or both when equal."""
     header = header_token(request)
     arguments = set(operation.token_literals)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cachetools import LRUCache
 from graphql import (
@@ -51,6 +52,10 @@ class Operation:
     # Its ``token`` arguments: literal strings, and variables with their defaults.
     token_literals: tuple[str, ...]
     token_variables: tuple[tuple[str, str | None], ...]
+
+    def declared(self, given: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The variables of ``given`` that the operation declares: no other is kept or used."""
+        return {name: value for name, value in (given or {}).items() if name in self.variables}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The app as granian serves it: Django's WSGI app behind a body-buffering bridge (RSGI).
+"""The app as granian serves it: Django's WSGI app behind a body-buffering bridge (ASGI).
 
 Why not granian's WSGI interface, or Django's own ASGI handler: granian hands a
 WSGI app the request as soon as the headers are in and lets the app read the
@@ -19,19 +19,21 @@ buffering proxy would, on the event loop where waiting costs no thread:
   bounds the head in time (the header read timeout) and, past its own buffer
   (config/serve.py), in size, with an empty 431 of its own.
 
-The app runs on ``THREADS`` threads per process; its response is collected
-there and handed to granian by that thread (granian writes it out on its own
-runtime), so a slow reader does not hold a thread either.
+The app runs on ``THREADS`` threads per process; a response is handed to granian
+by the thread that made it (config/granian_compat.py says how), so the event
+loop is not woken for it and a slow reader holds no thread.
 
-A slow reader holds memory instead: granian takes a response whole (a streamed one
-too: its stream has no backpressure, every chunk is copied in at once) and keeps it
-until the client has read it. So a response over ``LARGE_ABOVE_BYTES`` is counted
-from the moment it is made until granian has let go of it, and a worker holds at
-most ``RESPONSE_BUFFER_MAX_BYTES`` of them (or one larger response alone); past
-that, a large response is a retryable 503 instead (docs/adr/0023-slow-readers.md).
+A response over ``LARGE_ABOVE_BYTES`` goes back to the event loop instead, which
+sends it in chunks: granian's ASGI stream holds a few chunks and waits for the
+client to take them (backpressure), so a slow reader holds the rest of its
+response in the bridge, counted. A worker holds at most ``RESPONSE_BUFFER_MAX_BYTES``
+of them (or one larger response alone); past that, a large response is a
+retryable 503 instead (docs/adr/0023-slow-readers.md).
 
-It speaks RSGI, granian's own interface, rather than ASGI: ASGI's per-message
-protocol cost more CPU per request (docs/adr/0001-granian-behind-a-buffering-bridge.md).
+It speaks ASGI because granian answers a WebSocket's subprotocol only there, and
+graphql-transport-ws needs it (docs/adr/0026-asgi-for-websockets.md); the
+subscription transports (gql/streams.py) are served on the same loop. The
+lifespan protocol starts and stops each worker's threads and streams.
 """
 
 from __future__ import annotations
@@ -45,18 +47,18 @@ import logging
 import queue
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
-from granian.rsgi import ProtocolClosed  # type: ignore[attr-defined] # re-exported, untyped
 
 from config import bootstrap, readiness
+from config.granian_compat import hand_over, send_stream_end
 from config.memory import release_free_memory
 from config.wsgi import application as django_application
+from gql.asgi import Receive, Scope, Send, encoded, header_map, send_whole
 from gql.streams import Streams, wants_stream
 from observability.context import request_id_from
 from schemas.errors import ErrorCode
@@ -66,22 +68,15 @@ log = logging.getLogger("config.bridge")
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Response = tuple[int, list[tuple[str, str]], bytes]
 JSON = ("content-type", "application/json")
-# A response larger than this is counted against RESPONSE_BUFFER_MAX_BYTES until granian
-# lets go of it, and sent by the event loop (see __rsgi__); below it, the kernel's
-# socket buffer takes most of what a slow reader leaves unread.
+# A response larger than this is counted against RESPONSE_BUFFER_MAX_BYTES until it is
+# all in granian's hands, and sent by the event loop (see __call__); below it, the
+# kernel's socket buffer takes most of what a slow reader leaves unread.
 LARGE_ABOVE_BYTES = 64 * 1024
 # After a response larger than this, memory is handed back to the system.
 TRIM_ABOVE_BYTES = 1024 * 1024
 # A large response goes to granian in chunks of at least this (all of it when smaller):
-# granian's allocator (jemalloc) gives a freed block this large back to the system at
-# once (its "oversize" threshold), a smaller one only as later allocations come by, so
-# the copies slow readers held would otherwise stay in the worker after they left.
-STREAM_CHUNK_BYTES = 8 * 1024 * 1024
-# How often granian is asked whether it has let go of the large responses it holds:
-# every response at most this often, and all of them in one pass of the loop...
-DELIVERY_CHECK_EVERY_SECONDS = 0.02
-# ... each less and less often while its client reads slowly or not at all.
-DELIVERY_CHECK_MAX_SECONDS = 1.0
+# what a slow reader leaves in granian and hyper is a few of them at most.
+STREAM_CHUNK_BYTES = LARGE_ABOVE_BYTES
 # A large response refused past the bound: when to try again.
 RETRY_AFTER_SECONDS = 5
 _NO_BODY = frozenset({204, 304})  # answers that carry no Content-Length (RFC 9110, 8.6)
@@ -113,32 +108,18 @@ class _ClientGone(Exception):
     """The client went away before its body was complete."""
 
 
-@dataclass(slots=True)
-class _Sent:
-    """A large response granian holds: the stream it went through, and when to ask again."""
-
-    transport: Any
-    size: int
-    due: float
-    wait: float = DELIVERY_CHECK_EVERY_SECONDS
-
-
 class HeldResponses:
-    """The large responses granian holds for their clients: their bytes, bounded.
+    """The large responses not yet all in granian's hands: their bytes, bounded.
 
     Bytes are taken on an app thread when a response is made (a lock keeps the
-    count) and given back on the event loop once granian has let go of it: one
-    watcher per worker asks granian about every response sent, all in one pass,
-    each less often while its client is slow (see ``_delivered``). The request's
-    own coroutine ends as soon as its response is sent.
+    count) and given back on the event loop once its last chunk is in granian's
+    stream, which holds a few chunks at most.
     """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.held = 0
         self._lock = threading.Lock()
-        self._sent: dict[int, _Sent] = {}  # the event loop's alone, as the watcher
-        self._watcher: asyncio.Task[None] | None = None
 
     def take(self, size: int) -> bool:
         """Count ``size`` bytes more; False (nothing counted) when they do not fit.
@@ -155,53 +136,6 @@ class HeldResponses:
     def give_back(self, size: int) -> None:
         with self._lock:
             self.held -= size
-
-    def watch(self, transport: Any, size: int) -> None:
-        """Give ``size`` bytes back once granian has let go of the response sent through
-        ``transport`` (on the event loop)."""
-        self._sent[id(transport)] = _Sent(transport, size, time.monotonic())
-        if self._watcher is None:
-            self._watcher = asyncio.get_running_loop().create_task(self._watch())
-
-    def stop(self) -> None:
-        """Stop watching (the worker is stopping)."""
-        if self._watcher is not None:
-            self._watcher.cancel()
-            self._watcher = None
-        self._sent.clear()
-
-    async def _watch(self) -> None:
-        try:
-            while self._sent:
-                now = time.monotonic()
-                first_due = min(sent.due for sent in self._sent.values())
-                await asyncio.sleep(max(first_due - now, DELIVERY_CHECK_EVERY_SECONDS))
-                now = time.monotonic()
-                for key, sent in list(self._sent.items()):
-                    if sent.due > now:
-                        continue
-                    if await _delivered(sent.transport):
-                        del self._sent[key]
-                        self.give_back(sent.size)
-                    else:
-                        sent.wait = min(2 * sent.wait, DELIVERY_CHECK_MAX_SECONDS)
-                        sent.due = now + sent.wait
-        finally:
-            self._watcher = None
-
-
-async def _delivered(transport: Any) -> bool:
-    """Whether granian has let go of the response streamed through ``transport``: written
-    out whole (hyper then drops its end of the stream), or its client gone.
-
-    An empty chunk is the question: granian refuses it (ProtocolClosed) once the
-    stream's other end is gone, and sends nothing for it before.
-    """
-    try:
-        await transport.send_bytes(b"")
-    except ProtocolClosed:
-        return True
-    return False
 
 
 def busy_response(headers: list[tuple[str, str]], size: int, held: int) -> Response:
@@ -240,43 +174,39 @@ def chunks_of(size: int, chunk_bytes: int = STREAM_CHUNK_BYTES) -> list[tuple[in
     return list(itertools.pairwise(bounds))
 
 
-def _hostport(address: str) -> tuple[str, str]:
-    host, _, port = address.rpartition(":")
-    return host.strip("[]"), port
-
-
-def environ_for(scope: Any) -> dict[str, Any]:
-    """The PEP 3333 environ for an RSGI HTTP ``scope`` (its body comes with
-    :func:`with_body`); a 431 refusal when the head is over ``MAX_HEAD_BYTES``."""
-    server_name, server_port = _hostport(scope.server)
-    remote_addr, remote_port = _hostport(scope.client)
+def environ_for(scope: Scope, headers: dict[str, str]) -> dict[str, Any]:
+    """The PEP 3333 environ for an ASGI HTTP ``scope`` whose headers are ``headers``
+    (:func:`gql.streams.header_map`; its body comes with :func:`with_body`); a 431
+    refusal when the head is over ``MAX_HEAD_BYTES``."""
+    server_name, server_port = scope.get("server") or ("", "")
+    remote_addr, remote_port = scope.get("client") or ("", "")
+    raw_path = scope.get("raw_path") or scope["path"].encode()
+    query_string = scope["query_string"].decode("latin-1")
     environ: dict[str, Any] = {
-        "REQUEST_METHOD": scope.method,
+        "REQUEST_METHOD": scope["method"],
         "SCRIPT_NAME": "",
         # WSGI strings are bytes decoded as latin-1 (PEP 3333, "Unicode issues");
         # PATH_INFO is percent-decoded, the query string is not.
-        "PATH_INFO": unquote_to_bytes(scope.path).decode("latin-1"),
-        "QUERY_STRING": scope.query_string,
+        "PATH_INFO": unquote_to_bytes(raw_path).decode("latin-1"),
+        "QUERY_STRING": query_string,
         "SERVER_NAME": server_name,
-        "SERVER_PORT": server_port,
-        "SERVER_PROTOCOL": f"HTTP/{scope.http_version}",
+        "SERVER_PORT": str(server_port),
+        "SERVER_PROTOCOL": f"HTTP/{scope['http_version']}",
         "REMOTE_ADDR": remote_addr,
-        "REMOTE_PORT": remote_port,
+        "REMOTE_PORT": str(remote_port),
         "wsgi.version": (1, 0),
-        "wsgi.url_scheme": scope.scheme,
+        "wsgi.url_scheme": scope["scheme"],
         "wsgi.errors": sys.stderr,
         "wsgi.multithread": True,
         "wsgi.multiprocess": True,
         "wsgi.run_once": False,
     }
-    head = len(scope.method) + len(scope.path) + len(scope.query_string)
-    for name in scope.headers.keys():  # noqa: SIM118 - RSGI headers: a mapping-like, not a dict
-        values = scope.headers.get_all(name)
-        value = values[0] if len(values) == 1 else ",".join(values)
-        head += len(values) * (len(name) + 4) + len(value)  # "name: value\r\n" each
+    head = len(scope["method"]) + len(raw_path) + len(query_string)
+    for name, value in headers.items():
+        head += len(name) + 4 + len(value)  # "name: value\r\n"
         key = name.upper().replace("-", "_")
         if key == "CONTENT_TYPE":
-            environ[key] = values[0]
+            environ[key] = value
         elif key not in {"CONTENT_LENGTH", "TRANSFER_ENCODING"}:
             # The body is made whole before the app runs: with_body says its length.
             environ[f"HTTP_{key}"] = value
@@ -332,10 +262,9 @@ class _AppThreads:
     Not a ThreadPoolExecutor behind ``run_in_executor``: there each response went
     back to the event loop for the loop to hand over, one more wake-up of the loop
     and one more pass of the GIL to it before the client got its answer. Here the
-    thread hands the response over itself (``response_bytes`` takes a lock and
-    sends on a channel: any thread may call it) and then tells the loop that the
-    request's coroutine may end: the same CPU per request, a lower p99
-    (docs/adr/0010-request-overhead.md).
+    thread hands the response over itself (:func:`config.granian_compat.hand_over`)
+    and then tells the loop that the request's coroutine may end: the same CPU per
+    request, a lower p99 (docs/adr/0010-request-overhead.md).
     """
 
     def __init__(self, app: WSGIApp, threads: int, held: HeldResponses) -> None:
@@ -349,10 +278,10 @@ class _AppThreads:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, environ: dict[str, Any], protocol: Any, done: asyncio.Future[_Result]) -> None:
-        """Answer the request of ``environ`` on ``protocol``; then resolve ``done`` (with a
-        response too large to hand over whole, for the loop to stream, if it is one)."""
-        self._jobs.put(_Job(environ, protocol, done))
+    def submit(self, environ: dict[str, Any], send: Send, done: asyncio.Future[_Result]) -> None:
+        """Answer the request of ``environ`` through ``send``; then resolve ``done`` (with a
+        response too large to hand over whole, for the loop to send, if it is one)."""
+        self._jobs.put(_Job(environ, send, done))
 
     def shutdown(self) -> None:
         for _ in self._threads:
@@ -387,14 +316,14 @@ class _AppThreads:
             if self.held.take(size):
                 return status, headers, content  # the loop sends it, then gives it back
             status, headers, content = busy_response(headers, size, self.held.held)
-        job.protocol.response_bytes(status, headers, content)
+        hand_over(job.send, status, encoded(headers), content)
         return None
 
 
 @dataclass(slots=True)
 class _Job:
     environ: dict[str, Any]
-    protocol: Any
+    send: Send
     done: asyncio.Future[_Result]
 
 
@@ -415,8 +344,21 @@ def _settle(done: asyncio.Future[_Result], result: _Result) -> None:
         done.set_result(result)
 
 
+async def send_chunked(
+    send: Send, status: int, headers: list[tuple[str, str]], content: bytes
+) -> None:
+    """Answer with a large ``content`` chunk by chunk (its Content-Length still frames
+    it): each send waits while granian's stream is full, so a slow reader leaves the
+    rest here, counted, not in granian. Returns once hyper has taken the last chunk."""
+    await send({"type": "http.response.start", "status": status, "headers": encoded(headers)})
+    for start, end in chunks_of(len(content)):
+        await send({"type": "http.response.body", "body": content[start:end], "more_body": True})
+    await send_stream_end(send)
+
+
 class BufferedWSGIBridge:
-    """An RSGI app that buffers each request body, bounded in size and time, then runs ``app``."""
+    """An ASGI app that buffers each request body, bounded in size and time, then runs
+    ``app``; subscriptions and WebSockets on /graphql go to gql/streams.py."""
 
     def __init__(
         self,
@@ -436,8 +378,8 @@ class BufferedWSGIBridge:
         # Subscriptions (SSE, multipart, WebSocket) are served on the loop by gql/streams.py.
         self._streams: Streams | None = None
 
-    # granian calls these in each worker process, around serving.
-    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    # Each worker process runs these around serving (the ASGI lifespan protocol).
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
         readiness.warm_up()
         self._pool = _AppThreads(self.app, self.threads, self.held)
         self._streams = Streams.start(
@@ -448,107 +390,120 @@ class BufferedWSGIBridge:
         )
         readiness.mark_worker_ready()
 
-    def __rsgi_del__(self, _loop: asyncio.AbstractEventLoop) -> None:
+    def stop(self) -> None:
         readiness.mark_worker_stopped()
         if self._streams is not None:
             self._streams.drain()
-        self.held.stop()
         if self._pool is not None:
             self._pool.shutdown()
 
-    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
-        if self._streams is not None and wants_stream(scope):
-            await self._streams.serve(scope, protocol, self._read_body)
-            return
-        if scope.proto != "http":
-            return
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._serve(scope, receive, send)
+        elif kind == "websocket":
+            if self._streams is not None and wants_stream(scope, {}):
+                await self._streams.serve_websocket(scope, receive, send)
+            else:
+                await send({"type": "websocket.close", "code": 1008})  # refused: a 403
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.start(asyncio.get_running_loop())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = header_map(scope)
         try:
-            environ = environ_for(scope)
-            body = await self._read_body(scope, protocol)
+            environ = environ_for(scope, headers)
+            body = await self.read_body(headers, receive)
         except _Refused as refusal:
             # The rest of the body is never read: the connection cannot be reused.
-            request_id = request_id_from(scope.headers.get("x-request-id"))
-            headers = [JSON, ("connection", "close"), ("x-request-id", request_id)]
-            protocol.response_bytes(refusal.status, headers, refusal.body)
+            request_id = request_id_from(headers.get("x-request-id"))
+            answer = [JSON, ("connection", "close"), ("x-request-id", request_id)]
+            await send_whole(send, refusal.status, answer, refusal.body)
             return
         except _ClientGone:
             return
+        if self._streams is not None and wants_stream(scope, headers):
+            await self._streams.serve_http(scope, headers, body, receive, send)
+            return
         if self._pool is None:
-            raise RuntimeError("__rsgi_init__ starts the app threads")
+            raise RuntimeError("the lifespan's startup starts the app threads")
         done: asyncio.Future[_Result] = asyncio.get_running_loop().create_future()
-        self._pool.submit(with_body(environ, body), protocol, done)
+        self._pool.submit(with_body(environ, body), send, done)
         del body, environ
         result = await done
         large, result.large = result.large, None
         if large is None:
             return  # answered by the app thread
-        status, headers, content = large
+        status, headers_out, content = large
         del large
         size = len(content)
-        watched = False
         try:
-            # Streamed (the Content-Length header still frames it) so that granian's
-            # stream tells when it has let go of the response: see HeldResponses.
-            transport = protocol.response_stream(status, headers)
-            for start, end in chunks_of(size):
-                await transport.send_bytes(content[start:end])
-            self.held.watch(transport, size)  # its bytes come back once it is delivered
-            watched = True
-        except ProtocolClosed:
-            pass  # the client left: granian holds nothing of it
+            await send_chunked(send, status, headers_out, content)
         finally:
             del content
-            if not watched:
-                self.held.give_back(size)
+            self.held.give_back(size)
         if size > TRIM_ABOVE_BYTES:
             release_free_memory()
 
-    async def _read_body(self, scope: Any, protocol: Any) -> bytes:
+    async def read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
+        """The request's whole body, within the size cap and the read deadline (else a
+        :class:`_Refused`), or :class:`_ClientGone`."""
         limit = self.max_body_bytes
         too_large = (
             413,
             f"Request body is larger than {limit} bytes",
             ErrorCode.PAYLOAD_TOO_LARGE,
         )
-        declared = scope.headers.get("content-length")
+        declared = headers.get("content-length")
         if declared is not None:
             if not declared.isdigit():
                 raise _Refused(400, "Invalid Content-Length", ErrorCode.BAD_USER_INPUT)
             if int(declared) > limit:
                 raise _Refused(*too_large, maxBytes=limit)
-        elif scope.headers.get("transfer-encoding") is None:
+        elif headers.get("transfer-encoding") is None:
             return b""  # no body (hyper has framed the request already)
         try:
             # One deadline for the whole body (asyncio.timeout: a timer, no task per read).
             async with asyncio.timeout(self.body_timeout):
-                if declared is None:
-                    return await _read_chunked(protocol, limit, too_large)
-                # A declared length, within the cap: read whole in one call (hyper stops
-                # at the length), cheaper than a read chunk by chunk.
-                body: bytes = await protocol()
+                body = await _read(receive, limit, too_large)
         except TimeoutError:
             raise _Refused(
                 408,
                 f"The request body did not arrive within {self.body_timeout:g} seconds",
                 ErrorCode.BAD_USER_INPUT,
             ) from None
-        except ProtocolClosed:
-            raise _ClientGone from None
-        if len(body) < int(declared):
+        if declared is not None and len(body) < int(declared):
             raise _ClientGone
         return body
 
 
-async def _read_chunked(protocol: Any, limit: int, too_large: tuple[int, str, ErrorCode]) -> bytes:
-    """A chunked body, chunk by chunk, refused (413) as soon as it passes ``limit``."""
+async def _read(receive: Receive, limit: int, too_large: tuple[int, str, ErrorCode]) -> bytes:
+    """The body, message by message, refused (413) as soon as it passes ``limit``."""
     parts: list[bytes] = []
     size = 0
-    async for chunk in protocol:
-        size += len(chunk)
-        if size > limit:
-            raise _Refused(*too_large, maxBytes=limit)
-        parts.append(chunk)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _ClientGone
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise _Refused(*too_large, maxBytes=limit)
+            parts.append(chunk)
+        if not message.get("more_body", False):
+            return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 application = BufferedWSGIBridge(

@@ -1,7 +1,9 @@
-"""The one place that reaches into granian's undocumented internals: its master
-process's SIGTERM handler and its replacement of dead workers (what is relied on
-is pinned by tests/integration/test_drain_live.py and test_workers_live.py, so an
-upgrade that moves them fails there, loudly).
+"""The one place that relies on granian's undocumented internals: its master
+process's SIGTERM handler, its replacement of dead workers, its ASGI ``send`` being
+callable from any thread, and the size of its ASGI response stream (what is relied on
+is pinned by tests/integration/test_drain_live.py, test_workers_live.py and
+test_slow_readers_live.py, so an upgrade that moves them fails there, loudly; every
+live test answers through ``hand_over``).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -96,3 +98,40 @@ def supervised_granian(
             return not self.interrupt_signal
 
     return SupervisedGranian
+
+
+def hand_over(
+    send: Callable[[MutableMapping[str, Any]], object],
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+) -> None:
+    """Answer a request whole through granian's ASGI ``send``, from an app thread.
+
+    ASGI's ``send`` is a coroutine function for the event loop. granian's is a Rust
+    method that does the work of a whole (not streamed) response when it is called,
+    under its own locks, and returns an awaitable that is already done; so the thread
+    that made the response hands it over, and the loop is not woken for it
+    (docs/adr/0010-request-overhead.md).
+    """
+    send({"type": "http.response.start", "status": status, "headers": headers})
+    send({"type": "http.response.body", "body": body})
+
+
+# How many chunks granian's ASGI response stream takes before a send waits for the
+# client (its channel's capacity).
+GRANIAN_STREAM_CHUNKS = 4
+
+
+async def send_stream_end(send: Callable[[MutableMapping[str, Any]], Awaitable[None]]) -> None:
+    """End a streamed response once hyper has taken every chunk of it from granian.
+
+    ASGI says nothing of when a sent chunk leaves the server. granian's stream is a
+    channel of ``GRANIAN_STREAM_CHUNKS`` chunks that hyper empties as it writes (hyper
+    skips empty chunks); so as many empty chunks sent behind the last one are all in
+    only once hyper has taken that last one. A slow reader then has at most what hyper
+    buffers left unsent (bounded by its buffer size, config/serve.py).
+    """
+    for _ in range(GRANIAN_STREAM_CHUNKS):
+        await send({"type": "http.response.body", "body": b"", "more_body": True})
+    await send({"type": "http.response.body", "body": b""})

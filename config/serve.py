@@ -175,7 +175,7 @@ def granian_server(settings: Any, port: int) -> Any:
         "config.bridge:application",
         address=HOST,
         port=port,
-        interface=Interfaces.RSGI,
+        interface=Interfaces.ASGI,
         # uvloop (a runtime dependency wherever it builds): the bridge's event loop
         # costs less per request on it (docs/adr/0010-request-overhead.md). "auto"
         # would take asyncio's where it is missing.

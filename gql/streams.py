@@ -1,12 +1,13 @@
-"""Subscriptions over HTTP streams and WebSocket: Strawberry's own transports, hosted on RSGI.
+"""Subscriptions over HTTP streams and WebSocket: Strawberry's own transports, hosted on ASGI.
 
 Strawberry's ``AsyncBaseHTTPView`` implements graphql-sse ("distinct connections":
 ``POST`` with ``Accept: text/event-stream``), Apollo's multipart subscriptions
 (``Accept: multipart/mixed;subscriptionSpec="1.0"``, a heartbeat part) and
 graphql-transport-ws; its integrations (``strawberry/asgi``,
 ``strawberry/litestar``) are thin adapters over it. This module is that adapter
-for the RSGI bridge (config/bridge.py routes streaming requests and WebSocket
-upgrades on /graphql here): a request adapter, a WebSocket adapter, and the view.
+for the bridge (config/bridge.py routes streaming requests, their bodies read, and
+WebSocket upgrades on /graphql here): a request adapter, a WebSocket adapter, and
+the view.
 Everything runs on the event loop; an open stream holds no thread.
 
 The document rules of queries hold for subscriptions: the schema the view hands
@@ -25,7 +26,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeGuard
@@ -50,6 +51,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
+from gql.asgi import Receive, Scope, Send, client_address, encoded, header_map, send_whole
 from gql.context import Context
 from gql.errors import shape_error
 from gql.pipeline import Pipeline
@@ -97,14 +99,14 @@ class StreamRequest:
 
 @dataclass(slots=True)
 class SocketRequest:
-    """A WebSocket upgrade as granian hands it over, and the connection once accepted."""
+    """A WebSocket on /graphql: its upgrade request, and its ASGI channels."""
 
-    protocol: Any  # granian's RSGIWebsocketProtocol
+    receive: Receive
+    send: Send
     headers: Mapping[str, str]
     subprotocols: tuple[str, ...]
     client: str
     request_id: str
-    transport: Any = None  # granian's RSGIWebsocketTransport, after accept()
     started: float = field(default_factory=time.monotonic)
 
 
@@ -159,8 +161,8 @@ class StreamRequestAdapter(AsyncHTTPRequestAdapter):
         raise ValueError("form data is not accepted here")
 
 
-class RSGIWebSocketAdapter(AsyncWebSocketAdapter):
-    """Strawberry's WebSocket interface over granian's RSGI WebSocket transport."""
+class ASGIWebSocketAdapter(AsyncWebSocketAdapter):
+    """Strawberry's WebSocket interface over an ASGI WebSocket."""
 
     def __init__(self, view: StreamView, request: SocketRequest, response: SocketRequest) -> None:
         super().__init__(view)  # type: ignore[arg-type] # Strawberry's hint fixes Context to None
@@ -171,16 +173,15 @@ class RSGIWebSocketAdapter(AsyncWebSocketAdapter):
         self, *, ignore_parsing_errors: bool = False
     ) -> AsyncGenerator[object, None]:
         while not self.closed:
-            try:
-                message = await self.socket.transport.receive()
-            except Exception:  # noqa: BLE001 - the connection is gone, however granian says it
+            message = await self.socket.receive()
+            if message["type"] != "websocket.receive":  # websocket.disconnect
+                self.closed = True
                 return
-            if message.kind == 0:  # close
-                return
-            if message.kind != 2:  # bytes
+            text = message.get("text")
+            if text is None:
                 raise NonTextMessageReceived
             try:
-                yield self.view.decode_json(message.data)
+                yield self.view.decode_json(text)
             except json.JSONDecodeError as error:
                 if not ignore_parsing_errors:
                     raise NonJsonMessageReceived from error
@@ -188,15 +189,18 @@ class RSGIWebSocketAdapter(AsyncWebSocketAdapter):
     async def send_json(self, message: Mapping[str, object]) -> None:
         if self.closed:
             raise WebSocketDisconnected
+        text = json.dumps(message, separators=(",", ":"))
         try:
-            await self.socket.transport.send_str(json.dumps(message, separators=(",", ":")))
-        except Exception as error:  # the client left
+            await self.socket.send({"type": "websocket.send", "text": text})
+        except Exception as error:  # the client left, however granian says it
+            self.closed = True
             raise WebSocketDisconnected from error
 
     async def close(self, code: int, reason: str) -> None:
         if not self.closed:
             self.closed = True
-            self.socket.protocol.close(code)
+            with contextlib.suppress(Exception):  # the client left first
+                await self.socket.send({"type": "websocket.close", "code": code, "reason": reason})
 
 
 # --------------------------------------------------------------------------- the guarded schema
@@ -402,12 +406,12 @@ class StreamView(
         None,
     ]
 ):
-    """Strawberry's streaming transports, on RSGI."""
+    """Strawberry's streaming transports, on ASGI."""
 
     allow_queries_via_get = False
     graphql_ide = None
     request_adapter_class = StreamRequestAdapter
-    websocket_adapter_class = RSGIWebSocketAdapter  # type: ignore[assignment]
+    websocket_adapter_class = ASGIWebSocketAdapter  # type: ignore[assignment]
     protocols = (
         GRAPHQL_TRANSPORT_WS_PROTOCOL,
         GRAPHQL_SSE_PROTOCOL,
@@ -467,14 +471,14 @@ class StreamView(
     async def create_websocket_response(
         self, request: SocketRequest, subprotocol: str | None
     ) -> SocketRequest:
-        request.transport = await request.protocol.accept()
+        await request.send({"type": "websocket.accept", "subprotocol": subprotocol})
         return request
 
     def get_websocket_headers(self, request: SocketRequest) -> Mapping[str, str]:
         return request.headers
 
     async def reject_websocket(self, request: SocketRequest) -> SocketRequest:
-        request.protocol.close(1008)
+        await request.send({"type": "websocket.close", "code": 1008})  # before accept: a 403
         return request
 
     async def on_ws_connect(self, context: dict[str, Any]) -> None:
@@ -508,36 +512,38 @@ def _connection_token(params: Mapping[str, Any]) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------------- RSGI
+# --------------------------------------------------------------------------- ASGI
 
 
-def wants_stream(scope: Any) -> bool:
-    """Whether an RSGI request is a subscription for this module: a WebSocket on /graphql,
-    or a POST to /graphql that accepts an event stream or multipart subscription."""
-    if scope.path != "/graphql":
+def wants_stream(scope: Scope, headers: Mapping[str, str]) -> bool:
+    """Whether a request is a subscription for this module: a WebSocket on /graphql, or
+    a POST to /graphql (``headers`` its headers) that accepts an event stream or a
+    multipart subscription."""
+    if scope["path"] != "/graphql":
         return False
-    if scope.proto == "ws":
+    if scope["type"] == "websocket":
         return True
-    if scope.proto != "http" or scope.method != "POST":
+    if scope["type"] != "http" or scope["method"] != "POST":
         return False
-    accept = (scope.headers.get("accept") or "").lower()
+    accept = headers.get("accept", "").lower()
     return "text/event-stream" in accept or (
         "multipart/mixed" in accept and "subscriptionspec" in accept
     )
 
 
-def _headers(scope: Any) -> dict[str, str]:
-    return {name.lower(): ",".join(scope.headers.get_all(name)) for name in scope.headers.keys()}  # noqa: SIM118
-
-
-def _client(scope: Any) -> str:
-    return str(scope.client).rpartition(":")[0].strip("[]")[:45] or "unknown"
-
-
-async def _send_all(chunks: AsyncIterator[str], transport: Any) -> None:
+async def _send_all(chunks: AsyncIterator[str], send: Send) -> None:
+    """Send the stream's chunks as they come (each send waits while granian's stream is
+    full: a client that stops reading stops the stream's events, and its feed ends it)."""
     with contextlib.suppress(Exception):  # the client left: the stream's finally logs it
         async for chunk in chunks:
-            await transport.send_str(chunk)
+            await send({"type": "http.response.body", "body": chunk.encode(), "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _disconnected(receive: Receive) -> None:
+    """Return once the client has gone (its body is already read)."""
+    while (await receive())["type"] != "http.disconnect":
+        pass
 
 
 class Streams:
@@ -576,35 +582,19 @@ class Streams:
             await asyncio.sleep(DRAIN_CHECK_SECONDS)
         self.drain()
 
-    async def serve(
-        self, scope: Any, protocol: Any, read_body: Callable[[Any, Any], Awaitable[bytes]]
+    async def serve_http(
+        self, scope: Scope, headers: Mapping[str, str], body: bytes, receive: Receive, send: Send
     ) -> None:
-        """Serve what :func:`wants_stream` chose: a WebSocket, or a streaming POST whose
-        body ``read_body`` reads (within the bridge's size and time bounds)."""
-        if scope.proto == "ws":
-            await self.serve_websocket(scope, protocol)
-            return
-        try:
-            body = await read_body(scope, protocol)
-        except Exception as refusal:  # noqa: BLE001 - the bridge's refusal (413, 408...) or the client gone
-            status = getattr(refusal, "status", None)
-            if status is not None:
-                headers = [("content-type", "application/json"), ("connection", "close")]
-                protocol.response_bytes(status, headers, refusal.body)  # type: ignore[attr-defined]
-            return
-        await self.serve_http(scope, protocol, body)
-
-    async def serve_http(self, scope: Any, protocol: Any, body: bytes) -> None:
-        """Answer a streaming POST: Strawberry's SSE or multipart transport."""
-        headers = _headers(scope)
+        """Answer a streaming POST (its ``body`` read by the bridge within its bounds):
+        Strawberry's SSE or multipart transport."""
         request_id = request_id_from(headers.get("x-request-id"))
         request = StreamRequest(
-            method=scope.method,
-            path=scope.path,
-            query_string=scope.query_string,
+            method=scope["method"],
+            path=scope["path"],
+            query_string=scope["query_string"].decode("latin-1"),
             headers=headers,
             body=body,
-            client=_client(scope),
+            client=client_address(scope),
             request_id=request_id,
         )
         try:
@@ -623,17 +613,20 @@ class Streams:
             )
         extra = [("x-request-id", request_id), ("cache-control", "no-store")]
         if response.chunks is None:
-            protocol.response_bytes(response.status, [*response.headers, *extra], response.body)
+            await send_whole(send, response.status, [*response.headers, *extra], response.body)
             return
         names = {name.lower() for name, _ in response.headers}
-        transport = protocol.response_stream(
-            response.status,
-            [*response.headers, *(h for h in extra if h[0] not in names)],
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": encoded([*response.headers, *(h for h in extra if h[0] not in names)]),
+            }
         )
         chunks = response.chunks
-        sending = asyncio.ensure_future(_send_all(chunks, transport))
+        sending = asyncio.ensure_future(_send_all(chunks, send))
         # A client that leaves is noticed at once, not at the next event or heartbeat.
-        gone = asyncio.ensure_future(protocol.client_disconnect())
+        gone = asyncio.ensure_future(_disconnected(receive))
         try:
             await asyncio.wait({sending, gone}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -642,17 +635,17 @@ class Streams:
             await asyncio.gather(sending, gone, return_exceptions=True)
             await chunks.aclose()  # type: ignore[attr-defined]
 
-    async def serve_websocket(self, scope: Any, protocol: Any) -> None:
+    async def serve_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve a WebSocket on /graphql: Strawberry's graphql-transport-ws handler."""
-        headers = _headers(scope)
-        requested = tuple(
-            p.strip() for p in headers.get("sec-websocket-protocol", "").split(",") if p.strip()
-        )
+        if (await receive())["type"] != "websocket.connect":
+            return  # gone before the upgrade
+        headers = header_map(scope)
         request = SocketRequest(
-            protocol=protocol,
+            receive=receive,
+            send=send,
             headers=headers,
-            subprotocols=requested,
-            client=_client(scope),
+            subprotocols=tuple(scope.get("subprotocols") or ()),
+            client=client_address(scope),
             request_id=request_id_from(headers.get("x-request-id")) or new_request_id(),
         )
         await self.view.run(request)

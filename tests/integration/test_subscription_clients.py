@@ -29,23 +29,7 @@ def _node() -> str:
     return node
 
 
-@pytest.mark.parametrize(
-    "client",
-    [
-        "graphql-sse",
-        "apollo",
-        pytest.param(
-            "graphql-ws",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "granian's RSGI accept() cannot answer Sec-WebSocket-Protocol, which "
-                    "graphql-ws's client requires (docs/adr/0024-live-updates-outbox.md)"
-                ),
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("client", ["graphql-sse", "apollo", "graphql-ws"])
 def test_a_real_client_receives_the_callers_post_events(
     client: str, database_url: str, tmp_path: Path
 ) -> None:

@@ -59,6 +59,7 @@ from config.granian_compat import hand_over, send_stream_end
 from config.memory import release_free_memory
 from config.wsgi import application as django_application
 from gql.asgi import Receive, Scope, Send, encoded, header_map, send_whole
+from gql.middleware import StreamHead
 from gql.streams import Streams, wants_stream
 from observability.context import request_id_from
 from schemas.errors import ErrorCode
@@ -377,6 +378,7 @@ class BufferedWSGIBridge:
         self._pool: _AppThreads | None = None
         # Subscriptions (SSE, multipart, WebSocket) are served on the loop by gql/streams.py.
         self._streams: Streams | None = None
+        self._stream_head = StreamHead()
 
     # Each worker process runs these around serving (the ASGI lifespan protocol).
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -387,6 +389,8 @@ class BufferedWSGIBridge:
             pipeline=bootstrap.pipeline,
             max_per_user=int(settings.SUBSCRIPTIONS_MAX_PER_USER),
             draining=lambda: readiness.phase() == readiness.DRAINING,
+            # Seen well within the pause granian's stop waits for (config/serve.py).
+            check_seconds=readiness.STREAMS_NOTICE_SECONDS / 4,
         )
         readiness.mark_worker_ready()
 
@@ -434,7 +438,7 @@ class BufferedWSGIBridge:
         except _ClientGone:
             return
         if self._streams is not None and wants_stream(scope, headers):
-            await self._streams.serve_http(scope, headers, body, receive, send)
+            await self._serve_stream(scope, headers, with_body(environ, b""), body, receive, send)
             return
         if self._pool is None:
             raise RuntimeError("the lifespan's startup starts the app threads")
@@ -455,6 +459,25 @@ class BufferedWSGIBridge:
             self.held.give_back(size)
         if size > TRIM_ABOVE_BYTES:
             release_free_memory()
+
+    async def _serve_stream(  # noqa: PLR0917 - one request, as the bridge holds it
+        self,
+        scope: Scope,
+        headers: dict[str, str],
+        environ: dict[str, Any],
+        body: bytes,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """A subscription stream, its head checked by Django's middleware first."""
+        if self._streams is None:
+            raise RuntimeError("the lifespan's startup starts the streams")
+        head = self._stream_head.check(environ)
+        if not isinstance(head, list):
+            answer = [(name, value) for name, value in head.items()]
+            await send_whole(send, head.status_code, answer, head.content)
+            return
+        await self._streams.serve_http(scope, headers, body, receive, send, head)
 
     async def read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
         """The request's whole body, within the size cap and the read deadline (else a

@@ -19,6 +19,10 @@ from django.urls import get_resolver
 from django.views.decorators.http import require_safe
 
 STARTING, READY, DRAINING = "starting", "ready", "draining"
+# After SIGTERM, workers see the draining phase within this and end their open
+# streams (gql/streams.py) before granian stops them: granian's own stop drops a
+# WebSocket without a close frame.
+STREAMS_NOTICE_SECONDS = 1.0
 DRAINING_MARKER = "draining"
 
 

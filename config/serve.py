@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from config.readiness import STREAMS_NOTICE_SECONDS
 from observability.multiproc import pid_alive, prepare_multiprocess_dir
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -169,7 +170,10 @@ def granian_server(settings: Any, port: int) -> Any:
     from config.granian_compat import supervised_granian
 
     server_class = supervised_granian(
-        Granian, drain_delay_seconds=settings.DRAIN_DELAY_SECONDS, backoff=RespawnBackoff
+        Granian,
+        # At least long enough for open streams to end cleanly (complete, close 1001).
+        drain_delay_seconds=max(settings.DRAIN_DELAY_SECONDS, STREAMS_NOTICE_SECONDS),
+        backoff=RespawnBackoff,
     )
     return server_class(
         "config.bridge:application",

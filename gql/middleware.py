@@ -1,4 +1,5 @@
-"""The project's own middleware: the Host check, the body size check, CORS's front door.
+"""The project's own middleware: the Host check, the body size check, CORS's front door;
+and the same middleware applied to the head of a subscription stream.
 
 Each replaces or narrows a stock middleware whose cost showed in a cached
 getPosts (``python -m bench.profile``; the figures: docs/adr/0010).
@@ -7,12 +8,16 @@ getPosts (``python -m bench.profile``; the figures: docs/adr/0010).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from corsheaders.middleware import CorsMiddleware
 from django.conf import settings
+from django.core.handlers.exception import convert_exception_to_response
+from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils.cache import patch_vary_headers
+from django.utils.module_loading import import_string
 
 from gql.errors import error_response
 from schemas.errors import ErrorCode
@@ -86,3 +91,53 @@ class CorsOnlyWithOriginMiddleware(CorsMiddleware):
         if self.is_enabled(request):
             patch_vary_headers(response, ("origin",))
         return response
+
+
+# What of settings.MIDDLEWARE a subscription stream's head passes through: the checks
+# and headers that do not need the view (the request id and the access line are the
+# stream's own, gql/streams.py).
+STREAM_HEAD_MIDDLEWARE = frozenset(
+    {
+        "gql.middleware.AllowedHostMiddleware",
+        "django.middleware.security.SecurityMiddleware",
+        "gql.middleware.CorsOnlyWithOriginMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    }
+)
+
+
+class StreamHead:
+    """Django's middleware, applied to the head of a subscription stream.
+
+    A stream runs on the event loop (gql/streams.py), outside Django's handler; its
+    head still gets what every other request gets: the Host check (the project's JSON
+    400), CORS (django-cors-headers), and the security headers. The chain is the
+    project's own, in settings' order, built as Django builds it, around a view that
+    only says "go on".
+    """
+
+    GO_ON = 204
+
+    def __init__(self) -> None:
+        handler: Callable[[HttpRequest], HttpResponseBase] = convert_exception_to_response(
+            self._go_on
+        )
+        for path in reversed(settings.MIDDLEWARE):
+            if path in STREAM_HEAD_MIDDLEWARE:
+                handler = convert_exception_to_response(import_string(path)(handler))
+        self._handler = handler
+
+    @classmethod
+    def _go_on(cls, request: HttpRequest) -> HttpResponse:
+        return HttpResponse(status=cls.GO_ON)
+
+    def check(self, environ: dict[str, Any]) -> HttpResponseBase | list[tuple[str, str]]:
+        """The refusal to answer with, or the headers to add to the stream's answer."""
+        response = self._handler(WSGIRequest(environ))
+        if response.status_code != self.GO_ON:
+            return response
+        return [
+            (name, value)
+            for name, value in response.items()
+            if name.lower() not in {"content-type", "content-length"}
+        ]

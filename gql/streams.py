@@ -33,6 +33,7 @@ from typing import Any, TypeGuard
 from urllib.parse import parse_qsl
 
 from cross_web import AsyncHTTPRequestAdapter, FormData
+from django.conf import settings
 from django.http import HttpRequest
 from graphql import GraphQLError
 from strawberry.exceptions import ConnectionRejectionError
@@ -73,7 +74,6 @@ log = logging.getLogger("gql.streams")
 access_log = logging.getLogger("posts_api.access")
 
 WS_CONNECTION_INIT_SECONDS = 10
-DRAIN_CHECK_SECONDS = 0.5
 ONLY_SUBSCRIPTIONS = (
     "Only subscriptions run over this transport; send queries and mutations as POST "
     "application/json"
@@ -97,7 +97,7 @@ class StreamRequest:
     started: float = field(default_factory=time.monotonic)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # each one itself: kept in a set while open
 class SocketRequest:
     """A WebSocket on /graphql: its upgrade request, and its ASGI channels."""
 
@@ -108,6 +108,7 @@ class SocketRequest:
     client: str
     request_id: str
     started: float = field(default_factory=time.monotonic)
+    adapter: ASGIWebSocketAdapter | None = None  # once Strawberry's handler runs
 
 
 @dataclass(slots=True)
@@ -162,18 +163,38 @@ class StreamRequestAdapter(AsyncHTTPRequestAdapter):
 
 
 class ASGIWebSocketAdapter(AsyncWebSocketAdapter):
-    """Strawberry's WebSocket interface over an ASGI WebSocket."""
+    """Strawberry's WebSocket interface over an ASGI WebSocket.
+
+    A close (4403, 4408, 1001 when draining...) also cancels the receive that is
+    waiting for the client's next message: granian sends a close frame only once no
+    receive holds the connection's read side. The handler's loop then ends only once
+    the close frame is out (it cancels its own tasks, a close among them, as it ends).
+    """
 
     def __init__(self, view: StreamView, request: SocketRequest, response: SocketRequest) -> None:
         super().__init__(view)  # type: ignore[arg-type] # Strawberry's hint fixes Context to None
         self.socket = response
         self.closed = False
+        self._receiving: asyncio.Future[Any] | None = None
+        self._closing: asyncio.Future[Any] | None = None
+        response.adapter = self
 
     async def iter_json(
         self, *, ignore_parsing_errors: bool = False
     ) -> AsyncGenerator[object, None]:
         while not self.closed:
-            message = await self.socket.receive()
+            self._receiving = asyncio.ensure_future(self.socket.receive())
+            try:
+                message = await self._receiving
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if self._closing is None or task is None or task.cancelling():
+                    raise
+                with contextlib.suppress(Exception):  # cancelled by close(): let it finish
+                    await asyncio.shield(self._closing)
+                return
+            finally:
+                self._receiving = None
             if message["type"] != "websocket.receive":  # websocket.disconnect
                 self.closed = True
                 return
@@ -197,10 +218,16 @@ class ASGIWebSocketAdapter(AsyncWebSocketAdapter):
             raise WebSocketDisconnected from error
 
     async def close(self, code: int, reason: str) -> None:
-        if not self.closed:
-            self.closed = True
-            with contextlib.suppress(Exception):  # the client left first
-                await self.socket.send({"type": "websocket.close", "code": code, "reason": reason})
+        if self.closed:
+            return
+        self.closed = True
+        # granian starts closing when asked, and waits for the read side to be free.
+        message = {"type": "websocket.close", "code": code, "reason": reason}
+        self._closing = asyncio.ensure_future(self.socket.send(message))
+        if self._receiving is not None:
+            self._receiving.cancel()
+        with contextlib.suppress(Exception):  # the client left first
+            await asyncio.shield(self._closing)
 
 
 # --------------------------------------------------------------------------- the guarded schema
@@ -240,6 +267,8 @@ class GuardedSchema:
         """The stream of one subscription, or of its one refusal."""
         connection: dict[str, Any] = context_value or {}
         request: StreamRequest | SocketRequest = connection["request"]
+        if isinstance(request, StreamRequest):
+            request.body = b""  # parsed: an open stream keeps none of its request body
         body_data = {
             "query": query,
             "variables": variable_values,
@@ -424,6 +453,9 @@ class StreamView(
         self.hub = hub
         self.pipeline = pipeline
         self.schema = GuardedSchema(hub, pipeline)  # type: ignore[assignment]
+        # A browser's WebSocket from another origin (Strawberry checks the Origin header):
+        # the origins CORS allows, as for the HTTP transports.
+        self.allowed_origins = frozenset(settings.CORS_ALLOWED_ORIGINS)
 
     async def get_root_value(self, request: StreamRequest | SocketRequest) -> None:
         return None
@@ -553,6 +585,8 @@ class Streams:
         self.hub = hub
         self.view = StreamView(hub, pipeline)
         self._watch: asyncio.Task[None] | None = None
+        self._sockets: set[SocketRequest] = set()
+        self._closing: set[asyncio.Task[None]] = set()
 
     @classmethod
     def start(
@@ -562,6 +596,7 @@ class Streams:
         pipeline: Callable[[], Pipeline],
         max_per_user: int,
         draining: Callable[[], bool] = lambda: False,
+        check_seconds: float = 0.5,
     ) -> Streams:
         """Build the hub and start its reader, and a watch for the instance draining
         (SIGTERM), on ``loop``. ``pipeline()`` is the process's request pipeline
@@ -574,19 +609,26 @@ class Streams:
         )
         streams = cls(hub, pipeline)
         loop.call_soon(hub.start)
-        streams._watch = loop.create_task(streams._watch_drain(draining))
+        streams._watch = loop.create_task(streams._watch_drain(draining, check_seconds))
         return streams
 
-    async def _watch_drain(self, draining: Callable[[], bool]) -> None:
+    async def _watch_drain(self, draining: Callable[[], bool], check_seconds: float) -> None:
         while not draining():
-            await asyncio.sleep(DRAIN_CHECK_SECONDS)
+            await asyncio.sleep(check_seconds)
         self.drain()
 
-    async def serve_http(
-        self, scope: Scope, headers: Mapping[str, str], body: bytes, receive: Receive, send: Send
+    async def serve_http(  # noqa: PLR0917 - one request, as the bridge holds it
+        self,
+        scope: Scope,
+        headers: Mapping[str, str],
+        body: bytes,
+        receive: Receive,
+        send: Send,
+        head: list[tuple[str, str]],
     ) -> None:
-        """Answer a streaming POST (its ``body`` read by the bridge within its bounds):
-        Strawberry's SSE or multipart transport."""
+        """Answer a streaming POST (its ``body`` read by the bridge within its bounds, its
+        ``head`` headers those Django's middleware adds): Strawberry's SSE or multipart
+        transport."""
         request_id = request_id_from(headers.get("x-request-id"))
         request = StreamRequest(
             method=scope["method"],
@@ -611,7 +653,7 @@ class Streams:
                 headers=[("content-type", "application/json")],
                 body=json.dumps(payload).encode(),
             )
-        extra = [("x-request-id", request_id), ("cache-control", "no-store")]
+        extra = [*head, ("x-request-id", request_id), ("cache-control", "no-store")]
         if response.chunks is None:
             await send_whole(send, response.status, [*response.headers, *extra], response.body)
             return
@@ -648,11 +690,21 @@ class Streams:
             client=client_address(scope),
             request_id=request_id_from(headers.get("x-request-id")) or new_request_id(),
         )
-        await self.view.run(request)
+        self._sockets.add(request)
+        try:
+            await self.view.run(request)
+        finally:
+            self._sockets.discard(request)
 
     def drain(self) -> None:
-        """End every open stream cleanly (SIGTERM)."""
+        """End every open stream cleanly (SIGTERM): HTTP streams with ``complete``, each
+        WebSocket with close 1001 (going away), so that clients reconnect elsewhere."""
         self.hub.drain()
+        for socket in self._sockets:
+            if socket.adapter is not None:
+                closing = asyncio.ensure_future(socket.adapter.close(1001, "Server shutting down"))
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
 
     async def stop(self) -> None:
         """End every stream and the hub's reader."""

@@ -29,9 +29,10 @@ class SSEStream:
         variables: dict[str, Any] | None = None,
         timeout: float = 10.0,
         accept: str = "text/event-stream",
+        headers: dict[str, str] | None = None,
     ) -> None:
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        headers = {"Content-Type": "application/json", "Accept": accept}
+        headers = {"Content-Type": "application/json", "Accept": accept, **(headers or {})}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         body = json.dumps({"query": query, "variables": variables or {}})

@@ -87,6 +87,10 @@ _NO_BODY = frozenset({204, 304})  # answers that carry no Content-Length (RFC 91
 # before it refuses), so that a head between the two gets the contract's JSON 431, not
 # granian's, which has no body and no setting for one.
 MAX_HEAD_BYTES = 32 * 1024
+# Requests whose bodies an instance holds at once (each up to MAX_REQUEST_BYTES), shared
+# evenly by its workers: granian's own per-worker connection limit was this bound
+# before it was raised for open streams (config/serve.py, CONNECTIONS_PER_WORKER).
+BODIES_PER_INSTANCE = 1024
 
 
 def error_body(message: str, code: ErrorCode, **extensions: object) -> bytes:
@@ -369,12 +373,14 @@ class BufferedWSGIBridge:
         body_timeout: float,
         threads: int,
         response_buffer_bytes: int,
+        bodies_at_once: int = 512,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_timeout = body_timeout
         self.threads = threads
         self.held = HeldResponses(response_buffer_bytes)
+        self._bodies = asyncio.Semaphore(bodies_at_once)
         self._pool: _AppThreads | None = None
         # Subscriptions (SSE, multipart, WebSocket) are served on the loop by gql/streams.py.
         self._streams: Streams | None = None
@@ -426,25 +432,33 @@ class BufferedWSGIBridge:
 
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = header_map(scope)
-        try:
-            environ = environ_for(scope, headers)
-            body = await self.read_body(headers, receive)
-        except _Refused as refusal:
-            # The rest of the body is never read: the connection cannot be reused.
-            request_id = request_id_from(headers.get("x-request-id"))
-            answer = [JSON, ("connection", "close"), ("x-request-id", request_id)]
-            await send_whole(send, refusal.status, answer, refusal.body)
-            return
-        except _ClientGone:
-            return
-        if self._streams is not None and wants_stream(scope, headers):
-            await self._serve_stream(scope, headers, with_body(environ, b""), body, receive, send)
-            return
+        streaming = self._streams is not None and wants_stream(scope, headers)
+        # A request holds one of the worker's body places from its first byte read to
+        # its answer (a stream: to its start); granian admits many more connections.
+        async with self._bodies:
+            try:
+                environ = environ_for(scope, headers)
+                body = await self.read_body(headers, receive)
+            except _Refused as refusal:
+                # The rest of the body is never read: the connection cannot be reused.
+                request_id = request_id_from(headers.get("x-request-id"))
+                answer = [JSON, ("connection", "close"), ("x-request-id", request_id)]
+                await send_whole(send, refusal.status, answer, refusal.body)
+                return
+            except _ClientGone:
+                return
+            if not streaming:
+                await self._answer(with_body(environ, body), send)
+                return
+        await self._serve_stream(scope, headers, with_body(environ, b""), body, receive, send)
+
+    async def _answer(self, environ: dict[str, Any], send: Send) -> None:
+        """Run the app on a thread for ``environ``; send its answer if it is large."""
         if self._pool is None:
             raise RuntimeError("the lifespan's startup starts the app threads")
         done: asyncio.Future[_Result] = asyncio.get_running_loop().create_future()
-        self._pool.submit(with_body(environ, body), send, done)
-        del body, environ
+        self._pool.submit(environ, send, done)
+        del environ
         result = await done
         large, result.large = result.large, None
         if large is None:
@@ -535,4 +549,5 @@ application = BufferedWSGIBridge(
     body_timeout=float(settings.BODY_READ_TIMEOUT_SECONDS),
     threads=int(settings.SERVER_THREADS),
     response_buffer_bytes=int(settings.RESPONSE_BUFFER_MAX_BYTES),
+    bodies_at_once=BODIES_PER_INSTANCE // int(settings.SERVER_WORKERS),
 )

@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import math
 import os
+import resource
 import shutil
 import sys
 from dataclasses import dataclass, field
@@ -33,6 +34,10 @@ HOST = "127.0.0.1"
 # answers 431 itself, with no body. config/bridge.py refuses a head over half this
 # with the contract's JSON 431 before the app sees it.
 GRANIAN_HEAD_BUFFER_BYTES = 64 * 1024
+# Connections a worker serves at once, open streams included (granian's backpressure;
+# its default, the backlog of 1024 over the workers, let an uneven share of 1,000 open
+# streams fill one worker: docs/adr/0024-live-updates-outbox.md).
+CONNECTIONS_PER_WORKER = 2048
 # A worker that dies is replaced, however often (see granian_server): at once when it
 # had run RESPAWN_STABLE_SECONDS, else after a pause that doubles with each such death
 # in a row, so that a worker that cannot start costs one start-up a RESPAWN_MAX_DELAY.
@@ -187,6 +192,10 @@ def granian_server(settings: Any, port: int) -> Any:
         workers=settings.SERVER_WORKERS,
         # The app's threads are the bridge's pool (THREADS), not granian's.
         blocking_threads=1,
+        # Connections a worker serves at once (granian's default: 1024 / workers). An
+        # open stream holds one for its life; bodies are bounded apart from this
+        # (config/bridge.py, BODIES_PER_INSTANCE).
+        backpressure=CONNECTIONS_PER_WORKER,
         http=HTTPModes.http1,
         websockets=True,  # graphql-transport-ws on /graphql (gql/streams.py)
         http1_settings=HTTP1Settings(
@@ -221,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.check:
         return
 
+    raise_open_files_limit(settings.SERVER_WORKERS * CONNECTIONS_PER_WORKER + 1024)
     runtime = prepare_runtime_dir(Path(settings.VAR_DIR), port)
     os.environ["POSTS_RUNTIME_DIR"] = str(runtime)
     os.environ["POSTS_WORKERS"] = str(settings.SERVER_WORKERS)
@@ -231,6 +241,22 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         with contextlib.suppress(OSError):
             shutil.rmtree(runtime)
+
+
+def raise_open_files_limit(wanted: int) -> None:
+    """Each connection is a file descriptor: raise the soft limit towards ``wanted``
+    (as far as the hard limit allows), and say so when it stays below."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    if target < wanted:
+        print(
+            f"posts-api: open files limited to {target} (wanted {wanted}: "
+            f"{CONNECTIONS_PER_WORKER} connections per worker); raise `ulimit -n`",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def _env_port() -> int:

@@ -9,8 +9,11 @@ uvicorn as ``pip install fastapi uvicorn`` gives it (h11, asyncio) and as
 typical FastAPI service: the user loaded through an ORM session on every
 request, and addPost written through one. wrk (one thread per core) then
 drives every case at every connection count, the references first in each
-block, for ``--rounds`` interleaved rounds. The report (Markdown and JSON)
-goes to bench/results/<time>/ (git-ignored).
+block, for ``--rounds`` interleaved rounds. With ``--cases streams`` (or ``all``),
+live updates too, after those: event latency from the mutation's answer to each
+of 1, 100 and 1,000 open subscriptions (``--subscribers``) and the workers' memory
+per open stream (bench/streams.py). The report (Markdown and JSON) goes to
+bench/results/<time>/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import report, streams
 from bench.cases import BY_NAME, CASES, DEFAULT_CASES, Case, Inputs, lua_config
 from bench.cases import documents_to_register as apq_documents
 from bench.load import (
@@ -65,8 +68,20 @@ FULL = {
     "connections": "1,16,64",
     "background_users": 1000,
     "huge_posts": 6,
+    "subscribers": "1,100,1000",
+    "stream_events": 30,
 }
-QUICK = {"duration": 1, "warmup": 1, "connections": "16", "background_users": 50, "huge_posts": 2}
+QUICK = {
+    "duration": 1,
+    "warmup": 1,
+    "connections": "16",
+    "background_users": 50,
+    "huge_posts": 2,
+    "subscribers": "1,10",
+    "stream_events": 10,
+}
+# What --cases names beside the wrk cases.
+EXTRA_CASES = (streams.NAME,)
 SOAK_CASE = BY_NAME["mix"]
 
 
@@ -93,13 +108,28 @@ def _parser() -> argparse.ArgumentParser:
         "--cases",
         default=",".join(DEFAULT_CASES),
         help=f"cases, comma-separated, 'all' or 'none' (default: {','.join(DEFAULT_CASES)}; "
-        f"all: {','.join(case.name for case in CASES)})",
+        f"all: {','.join([*(case.name for case in CASES), *EXTRA_CASES])})",
+    )
+    add(
+        "--subscribers",
+        help="the streams case's open subscriptions, comma-separated (1,100,1000; --quick: 1,10)",
+    )
+    add(
+        "--stream-events",
+        type=int,
+        help="addPosts the streams case sends per subscriber count (30; --quick: 10)",
+    )
+    add(
+        "--stream-interval",
+        type=float,
+        default=0.5,
+        help="seconds from one of those addPosts to the next (0.5)",
     )
     add("--databases", default="sqlite,mysql", help="sqlite, mysql or both (sqlite,mysql)")
     add(
         "--references",
-        default=",".join(REFERENCES),
-        help=f"comma-separated, of {', '.join(REFERENCES)}; or 'none'",
+        help=f"comma-separated, of {', '.join(REFERENCES)}; or 'none' (default: all of "
+        "them, none when only the streams case or the soak runs)",
     )
     add("--rounds", type=int, default=1, help="interleaved rounds; rows show medians (1)")
     add(
@@ -140,6 +170,31 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse_cases(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--cases into the wrk cases (``args.cases``) and the streams case (``args.streams``)."""
+    names = _csv(args.cases)
+    if names == ["all"]:
+        names = [*(case.name for case in CASES), *EXTRA_CASES]
+    elif names == ["none"]:
+        names = []
+    unknown = [name for name in names if name not in BY_NAME and name not in EXTRA_CASES]
+    if unknown:
+        parser.error(f"unknown case(s): {', '.join(unknown)}")
+    args.cases = [BY_NAME[name] for name in names if name in BY_NAME]
+    args.streams = streams.NAME in names
+    try:
+        args.subscribers = [int(item) for item in _csv(args.subscribers)]
+    except ValueError:
+        parser.error("--subscribers: whole numbers, comma-separated")
+    if args.streams and (
+        not args.subscribers
+        or min(args.subscribers) < 1
+        or args.stream_events < 1
+        or args.stream_interval < 0
+    ):
+        parser.error("--subscribers and --stream-events must be positive")
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -148,24 +203,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if getattr(args, name) is None:
             setattr(args, name, value)
     args.connections = [int(item) for item in _csv(args.connections)]
-    names = _csv(args.cases)
-    if names == ["all"]:
-        names = [case.name for case in CASES]
-    elif names == ["none"]:
-        names = []
-    unknown = [name for name in names if name not in BY_NAME]
-    if unknown:
-        parser.error(f"unknown case(s): {', '.join(unknown)}")
-    args.cases = [BY_NAME[name] for name in names]
+    _parse_cases(parser, args)
     args.databases = _csv(args.databases)
     if not args.databases or set(args.databases) - {"sqlite", "mysql"}:
         parser.error("--databases: sqlite, mysql or both")
-    args.references = [] if args.references == "none" else _csv(args.references)
+    if args.references is None:
+        # They are compared with the wrk cases only.
+        args.references = list(REFERENCES) if args.cases else []
+    else:
+        args.references = [] if args.references == "none" else _csv(args.references)
     if set(args.references) - set(REFERENCES):
         parser.error(f"--references: some of {', '.join(REFERENCES)}, or none")
     if not args.connections or min(args.connections) < 1 or args.duration < 1 or args.rounds < 1:
         parser.error("--connections, --duration and --rounds must be positive")
-    if not args.cases and not args.soak:
+    if not args.cases and not args.streams and not args.soak:
         parser.error("nothing to run: no cases and no --soak")
     if args.users is None:
         most = max([*args.connections, args.soak_connections if args.soak else 1])
@@ -182,6 +233,8 @@ def _groups(args: argparse.Namespace) -> tuple[list[str], bool]:
     for case in cases:
         needed.add(case.group)
         needed.update(case.needs)
+    if args.streams:
+        needed.add("subscribers")
     logins = "logins" in needed
     needed.discard("logins")
     return sorted(needed), logins
@@ -191,6 +244,9 @@ def _expected_seconds(args: argparse.Namespace) -> float:
     per = args.duration + args.warmup + 2
     blocks = args.rounds * len(args.connections)
     work = blocks * (len(args.references) + len(args.cases) * len(args.databases)) * per
+    if args.streams:
+        each = args.stream_events * args.stream_interval + 60
+        work += len(args.databases) * len(args.subscribers) * each
     return float(600 + work + args.soak * len(args.databases))
 
 
@@ -239,6 +295,7 @@ class Bench:
             workers=args.workers,
             threads=args.threads,
             expected_seconds=_expected_seconds(args),
+            subscriber_users=streams.users_needed(args.subscribers) if args.streams else 0,
         )
         self.targets: list[AppTarget] = []
         self.skipped: list[dict[str, Any]] = []
@@ -246,6 +303,7 @@ class Bench:
         self.same_bytes: dict[str, bool] = {}
         self.results: list[dict[str, Any]] = []
         self.soaks: list[dict[str, Any]] = []
+        self.streams: list[dict[str, Any]] = []
         self.runs = 0
 
     def servers(self) -> list[Server]:
@@ -438,6 +496,44 @@ class Bench:
                             )
                         )
 
+    def run_streams(self) -> None:
+        """The streams case on each database, each subscriber count with users of its own."""
+        args = self.args
+        for target in self.targets:
+            tokens = target.tokens("subscribers")
+            for subscribers in args.subscribers:
+                users = len(streams.spread(subscribers))
+                mine, tokens = tokens[:users], tokens[users:]
+                waited = wait_idle(self.servers())
+                self.log(
+                    f"streams {target.database}: {subscribers} subscribers over {users} users, "
+                    f"{args.stream_events} addPosts {args.stream_interval} s apart "
+                    f"(waited {waited:.1f} s for the servers to idle)"
+                )
+                try:
+                    result = streams.measure(
+                        target.live,
+                        mine,
+                        subscribers=subscribers,
+                        events=args.stream_events,
+                        interval=args.stream_interval,
+                    )
+                except (OSError, RuntimeError, ValueError, EOFError) as exc:
+                    # One case's failure is reported; the other cases still run.
+                    reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+                    self.log(
+                        f"streams {target.database}: {subscribers} subscribers failed: {reason}"
+                    )
+                    result = {"subscribers": subscribers, "status": "failed", "samples": [reason]}
+                result = {"database": target.database, **result}
+                self.streams.append(result)
+                self.log(
+                    f"streams {target.database}: {subscribers} subscribers: p50 "
+                    f"{result.get('p50_ms')} ms, p99 {result.get('p99_ms')} ms, "
+                    f"{result.get('missing')} missing, {result.get('kib_per_stream')} KiB per "
+                    f"stream -> {result['status']}"
+                )
+
     def run_soak(self) -> None:
         for target in self.targets:
             self.soaks.append(self.soak(target))
@@ -544,10 +640,23 @@ class Bench:
                 "cases": [case.name for case in args.cases],
                 "case_descriptions": {case.name: case.description for case in args.cases},
                 "databases": [target.describe() for target in self.targets] + self.skipped,
+                "streams": (
+                    {
+                        "document": streams.SUBSCRIPTION,
+                        "subscribers": args.subscribers,
+                        "events": args.stream_events,
+                        "interval_seconds": args.stream_interval,
+                        "max_per_user": streams.MAX_PER_USER,
+                        "grace_seconds": streams.GRACE_SECONDS,
+                    }
+                    if args.streams
+                    else None
+                ),
                 "argv": sys.argv[1:],
             },
             "rows": report.summarise(self.results),
             "results": self.results,
+            "streams": self.streams,
             "soak": self.soaks,
         }
 
@@ -584,6 +693,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         bench.prepare()
         bench.run_cases()
+        if args.streams:
+            bench.run_streams()
         if args.soak:
             bench.run_soak()
     finally:

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 MiB = 1024 * 1024
+# The fewest open streams whose memory the streams table divides per stream.
+MEMORY_STREAMS = 100
 # The references a run may serve (bench/targets.py).
 REFERENCES = ("django", "fastapi", "fastapi-standard", "fastapi-orm", "fastapi-orm-write")
 # Each ratio column of the JSON rows: the reference it divides by, per row. The typical
@@ -141,6 +143,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"{meta['rounds']} round(s), interleaved (references first in each connection block); "
         "medians over rounds",
     ]
+    if not meta["cases"] and not report.get("soak"):
+        lines.pop()  # no wrk load ran
     for database in meta["databases"]:
         if database.get("skipped"):
             lines.append(f"- {database['database']}: skipped ({database['skipped']})")
@@ -180,7 +184,7 @@ def markdown(report: dict[str, Any]) -> str:
         ),
     )
     labels = meta.get("reference_labels", {})
-    lines += header if rows else ["", "No cases measured."]
+    lines += header if rows else ([] if report.get("streams") else ["", "No cases measured."])
     for row in rows:
         name = row["name"]
         if row["target"] == "reference":
@@ -222,11 +226,68 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{row['status']}, {row['failed']} failed, {row['socket_errors']} socket errors: "
                 f"`{_one_line(sample)[:200]}`"
             )
-    soak = report.get("soak")
-    if soak:
-        lines += ["", "## Soak", "", *soak_lines(soak)]
+    lines += _sections(report)
     lines.append("")
     return "\n".join(lines)
+
+
+def _sections(report: dict[str, Any]) -> list[str]:
+    """What the run measured beside the wrk cases: live updates, the soak."""
+    lines = []
+    if report.get("streams"):
+        lines += ["", "## Live updates (subscriptions)", "", *streams_lines(report)]
+    if report.get("soak"):
+        lines += ["", "## Soak", "", *soak_lines(report["soak"])]
+    return lines
+
+
+def streams_lines(report: dict[str, Any]) -> list[str]:
+    """The streams case: event latency per subscriber count, memory per open stream."""
+    setup = report["meta"]["streams"]
+    lines = [
+        f"graphql-sse subscribers (`{setup['document']}`), opened from one asyncio loop in "
+        "the benchmark's process, spread over users of their own (users x streams each; the "
+        f"servers run with SUBSCRIPTIONS_MAX_PER_USER={setup['max_per_user']}, the default "
+        f"being 10), then {setup['events']} addPosts {setup['interval_seconds']} s apart on one "
+        "kept-alive connection, by those users in turn. Latency is the contract's \"commit to "
+        "client\": from just after the mutation's HTTP answer arrives to when a subscriber of "
+        "its user reads the event, over every (subscriber, event) delivery; the client shares "
+        "the machine, and its own loop's time is in the figures. Missing: deliveries not read "
+        f"within {setup['grace_seconds']:g} s of the last answer. Not ack'd: stream requests "
+        "whose response head never came (opened again). RSS: the workers' (VmRSS, summed) "
+        "before and after the streams opened; KiB/stream, their difference over the streams "
+        f"(from {MEMORY_STREAMS} streams up: below, one-off costs of the first ones dominate).",
+        "",
+        "| database | subscribers | users x streams | deliveries | missing | p50 ms | p99 ms "
+        "| max ms | opened in s | not ack'd | workers' RSS MiB | KiB/stream | status |",
+        "|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|",
+    ]
+    for row in report["streams"]:
+        if row["status"] == "failed":
+            lines.append(
+                f"| {row['database']} | {row['subscribers']:,} | | | | | | | | | | "
+                f"| failed: `{_one_line(row['samples'][0])[:200]}` |"
+            )
+            continue
+        fewest, most = min(row["per_user"]), max(row["per_user"])
+        per_user = str(most) if fewest == most else f"{fewest}-{most}"
+        lines.append(
+            f"| {row['database']} | {row['subscribers']:,} | {row['users']} x {per_user} "
+            f"| {row['deliveries']:,} | {row['missing']} | {_num(row['p50_ms'], 1)} "
+            f"| {_num(row['p99_ms'], 1)} | {_num(row['max_ms'], 1)} | {row['open_seconds']:.1f} "
+            f"| {row['unacknowledged_attempts']} | {row['rss_before_bytes'] / MiB:.0f} -> "
+            f"{row['rss_after_bytes'] / MiB:.0f} "
+            f"| {_num(row['kib_per_stream'], 1) if row['opened'] >= MEMORY_STREAMS else '-'} "
+            f"| {row['status']} |"
+        )
+    for row in report["streams"]:
+        if row["status"] != "failed" and row["samples"]:
+            lines.append(
+                f"- {row['database']} / {row['subscribers']:,}: {row['post_failures']} addPosts "
+                f"failed, {row['ended_early']} streams ended early, {row['strays']} events of "
+                f"another user, {row['duplicates']} twice: `{_one_line(row['samples'][0])[:200]}`"
+            )
+    return lines
 
 
 def soak_lines(soaks: Sequence[dict[str, Any]]) -> list[str]:

@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 
 from bench.cases import GET_POSTS, Case
 from bench.seed import EMAIL_DOMAIN, PASSWORD, Account, Seeder, post_ids, sign_up, token_subject
+from bench.streams import MAX_PER_USER
 from devkit.client import GraphQLClient
 from devkit.server import Server, migrate, start_server
 
@@ -36,6 +37,7 @@ GROUPS: dict[str, int] = {
     "mixers": 10,
     "deleters": 0,
     "heavy": 0,  # long lists of mixed sizes (Seeder.heavy_posts)
+    "subscribers": 0,  # the streams case's (Settings.subscriber_users of them)
 }
 HEAVY_USERS = 8
 LOGIN_USERS = 8
@@ -56,6 +58,7 @@ class Settings:
     workers: int | None
     threads: int | None
     expected_seconds: float
+    subscriber_users: int = 0
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48))
 
     def base_env(self) -> dict[str, str]:
@@ -98,6 +101,8 @@ class AppTarget:
             "POSTS_VAR_DIR": str(self.dir / "var"),
             "METRICS_ENABLED": "1",
             "METRICS_TOKEN": self.metrics_token,
+            # The streams case opens up to MAX_PER_USER subscriptions per user (default 10).
+            "SUBSCRIPTIONS_MAX_PER_USER": str(MAX_PER_USER),
         }
         self.server: Server | None = None
         self.groups: dict[str, list[Account]] = {}
@@ -157,10 +162,11 @@ class AppTarget:
         phase("migrate")
         # Sign up through a server with cheap bcrypt (only seeding uses it), then
         # serve the measurements with the environment of `make run`.
+        sizes = {"heavy": HEAVY_USERS, "subscribers": self.settings.subscriber_users}
         emails = {
             group: [
                 f"{self.database}-{group}-{n}@{EMAIL_DOMAIN}"
-                for n in range(HEAVY_USERS if group == "heavy" else self.settings.group_size)
+                for n in range(sizes.get(group, self.settings.group_size))
             ]
             for group in groups
         }

@@ -1,4 +1,5 @@
-"""`make bench` in --quick mode on SQLite: the harness runs end to end and reports."""
+"""`make bench` in --quick mode on SQLite: the harness runs end to end and reports, the
+streams case (live updates) included."""
 
 from __future__ import annotations
 
@@ -41,7 +42,11 @@ def test_a_quick_bench_reports_getposts_against_every_reference(tmp_path: Path) 
             "--quick",
             "--databases=sqlite",
             # viewer is not in every version of the schema: then it must be n/a, not a crash.
-            "--cases=getPosts,viewer,addPost",
+            # streams: live updates to 1 and 10 subscribers (10 addPosts each).
+            "--cases=getPosts,viewer,addPost,streams",
+            "--subscribers=1,10",
+            "--stream-events=10",
+            "--stream-interval=0.3",
             "--warmup=0",
             "--background-users=20",
             # A few seconds of the mix, read against what the caches hold (from /metrics).
@@ -105,6 +110,25 @@ def test_a_quick_bench_reports_getposts_against_every_reference(tmp_path: Path) 
     database = report["meta"]["databases"][0]
     assert database["database"] == "sqlite"
     assert database["largest_post_bytes"] > 1_000_000  # some posts near 1 MiB
+    # Live updates: every subscriber read every event of its user, and only those.
+    one, ten = report["streams"]
+    assert (one["subscribers"], one["users"], ten["subscribers"], ten["users"]) == (1, 1, 10, 2)
+    for streams in (one, ten):
+        assert streams["status"] == "ok", streams
+        assert streams["database"] == "sqlite"
+        assert streams["opened"] == streams["subscribers"]
+        assert streams["posted"] == 10
+        # Each addPost reaches its author's streams: 10 for one stream, 10 x 5 for 2 x 5.
+        assert streams["deliveries"] == 10 * max(streams["per_user"]), streams
+        assert streams["missing"] == 0
+        assert streams["strays"] == streams["duplicates"] == streams["ended_early"] == 0
+        for name in ("p50_ms", "p99_ms", "max_ms"):
+            assert 0 < streams[name] < 5000, streams
+        assert streams["p50_ms"] <= streams["p99_ms"] <= streams["max_ms"]
+        assert streams["rss_before_bytes"] > 0
+        assert streams["rss_after_bytes"] > 0
+    assert "## Live updates (subscriptions)" in markdown
+    assert "| sqlite | 10 | 2 x 5 | 50 | 0 |" in markdown
     (soak,) = report["soak"]
     assert soak["failed"] == 0
     assert soak["flat"] is not None

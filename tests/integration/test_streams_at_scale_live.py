@@ -4,11 +4,11 @@ streams open on one instance, other clients' requests keep their normal latency
 (within 2x)".
 
 The streams are graphql-sse ("distinct connections") POSTs opened from one asyncio
-event loop in the test process (1,000 sockets, not 1,000 threads), 100 for each of 10
-users, each acknowledged (its response head read) and then left unread, as a client
-waiting for events is. Another client's getPosts latency on a kept-alive connection
-is measured before and with them; an event still reaches a sample of them; the
-workers' memory per stream is printed (docs/performance.md, "Open streams").
+event loop in the test process (devkit/sse.py: 1,000 sockets, not 1,000 threads), 100
+for each of 10 users, each acknowledged (its response head read) and then left unread,
+as a client waiting for events is. Another client's getPosts latency on a kept-alive
+connection is measured before and with them; an event still reaches a sample of them;
+the workers' memory per stream is printed (docs/performance.md, "Open streams").
 
 Known and reported: granian takes at most backlog/workers (1024/2 = 512) connections
 per worker, and the kernel does not split 1,000 connections evenly over the workers,
@@ -22,18 +22,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import statistics
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from sqlalchemy import bindparam, text
 
 from devkit.client import GraphQLClient
+from devkit.sse import EventStream, close_streams, open_streams, subscribe_request
 from persistence.db import get_engine
 from tests.live_server import Server, server_env, serving
 from tests.sse import POST_EVENTS
@@ -59,94 +57,25 @@ GET_POSTS = "query { getPosts { id text createdAt } }"
 ADD = "mutation($t: String!) { addPost(text: $t) { postId } }"
 
 
-@dataclass(eq=False)
-class _Stream:
-    """One open SSE subscription on a raw connection (HTTP/1.1, chunked body)."""
-
-    user: int
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    pending: str = field(default="")
-
-    async def next_event(self) -> tuple[str, dict[str, object] | None]:
-        """The next SSE event's name and data (comments, heartbeats, skipped)."""
-        while True:
-            while "\n\n" in self.pending:
-                block, _, self.pending = self.pending.partition("\n\n")
-                name, data = "", ""
-                for line in block.splitlines():
-                    if line.startswith("event:"):
-                        name = line.partition(":")[2].strip()
-                    elif line.startswith("data:"):
-                        data = line.partition(":")[2].strip()
-                if name:
-                    return name, json.loads(data) if data else None
-            size = int((await self.reader.readline()).split(b";")[0].strip() or b"0", 16)
-            if size == 0:
-                return "eof", None
-            chunk = (await self.reader.readexactly(size + 2))[:-2].decode()
-            self.pending += chunk.replace("\r\n", "\n")
-
-
-def _subscribe_request(token: str) -> bytes:
-    body = json.dumps({"query": POST_EVENTS, "variables": {}}).encode()
-    return (
-        "POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        f"Accept: text/event-stream\r\nAuthorization: Bearer {token}\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
-
-
-async def _open(port: int, user: int, request: bytes) -> _Stream:
-    """A subscription, acknowledged: its response head read."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(request)
-        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
-    except BaseException:
-        writer.close()
-        raise
-    stream = _Stream(user=user, reader=reader, writer=writer)
-    status = head.split(" ", 2)[1]
-    assert status == "200", head
-    assert "content-type: text/event-stream" in head, head
-    assert "transfer-encoding: chunked" in head, head
-    return stream
-
-
-async def _open_all(port: int, tokens: list[str], opened: list[_Stream]) -> tuple[int, float]:
+async def _open_all(
+    port: int, tokens: list[str]
+) -> tuple[list[tuple[int, EventStream]], int, float]:
     """STREAMS_PER_USER streams for each token, interleaved, OPENING_AT_ONCE at a time:
-    how many were not acknowledged within HEAD_SECONDS (closed), and the seconds until
-    the last one that was."""
-    requests = [_subscribe_request(token) for token in tokens]
-    gate = asyncio.Semaphore(OPENING_AT_ONCE)
-    unanswered = 0
-    started = last = time.monotonic()
-
-    async def one(number: int) -> None:
-        nonlocal unanswered, last
-        async with gate:
-            user = number % len(tokens)
-            try:
-                opened.append(
-                    await asyncio.wait_for(_open(port, user, requests[user]), HEAD_SECONDS)
-                )
-            except TimeoutError:
-                unanswered += 1
-            else:
-                last = time.monotonic()
-
+    the acknowledged ones with their user's number, how many were not acknowledged
+    within HEAD_SECONDS (closed), and the seconds until the last one that was."""
+    requests = [subscribe_request(token, POST_EVENTS) for token in tokens]
+    users = [number % len(tokens) for number in range(STREAMS_PER_USER * len(tokens))]
     async with asyncio.timeout(OPEN_SECONDS):
-        await asyncio.gather(*(one(n) for n in range(STREAMS_PER_USER * len(tokens))))
-    return unanswered, last - started
-
-
-async def _close_all(streams: list[_Stream]) -> None:
-    for stream in streams:
-        stream.writer.close()
-    await asyncio.gather(
-        *(stream.writer.wait_closed() for stream in streams), return_exceptions=True
-    )
+        opened = await open_streams(
+            port,
+            [requests[user] for user in users],
+            at_once=OPENING_AT_ONCE,
+            head_seconds=HEAD_SECONDS,
+        )
+    streams = [(user, stream) for user, stream in zip(users, opened.streams, strict=True) if stream]
+    for _, stream in streams:
+        assert stream.chunked, stream.head
+    return streams, opened.unacknowledged, opened.seconds
 
 
 def _p50_ms(client: GraphQLClient, token: str) -> float:
@@ -210,14 +139,14 @@ def test_a_thousand_open_streams_leave_other_clients_latency_within_2x(server: S
     assert len(workers) == 2
 
     loop = asyncio.new_event_loop()
-    streams: list[_Stream] = []
+    streams: list[tuple[int, EventStream]] = []
     with GraphQLClient(server.base, timeout=30) as client:
         try:
             unloaded = _p50_ms(client, reader_token)
             rss_before = sum(server.worker_rss().values())
             sockets_before = {pid: _sockets(pid) for pid in workers}
 
-            unanswered, opening = loop.run_until_complete(_open_all(server.port, tokens, streams))
+            streams, unanswered, opening = loop.run_until_complete(_open_all(server.port, tokens))
             held = {pid: _sockets(pid) - sockets_before[pid] for pid in workers}
             assert len(streams) + unanswered == STREAMS
             # Every acknowledged stream admitted (a refusal is acknowledged too, then ends
@@ -229,7 +158,7 @@ def test_a_thousand_open_streams_leave_other_clients_latency_within_2x(server: S
 
             # An event still reaches every sampled stream of its user, on either worker
             # (added on the kept-alive connection: a new one may wait, see below).
-            sample = [stream for stream in streams if stream.user == 0][:SAMPLED_STREAMS]
+            sample = [stream for user, stream in streams if user == 0][:SAMPLED_STREAMS]
             added = client.graphql(ADD, {"t": "to the sample"}, token=tokens[0])
             post_id = added.data("addPost")["postId"]
 
@@ -239,7 +168,7 @@ def test_a_thousand_open_streams_leave_other_clients_latency_within_2x(server: S
 
             events = loop.run_until_complete(read_sample())
         finally:
-            loop.run_until_complete(_close_all(streams))
+            loop.run_until_complete(close_streams([stream for _, stream in streams]))
             loop.close()
 
     per_stream = (rss_after - rss_before) / len(streams)

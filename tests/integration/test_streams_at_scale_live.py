@@ -10,12 +10,10 @@ as a client waiting for events is. Another client's getPosts latency on a kept-a
 connection is measured before and with them; an event still reaches a sample of them;
 the workers' memory per stream is printed (docs/performance.md, "Open streams").
 
-Known and reported: granian takes at most backlog/workers (1024/2 = 512) connections
-per worker, and the kernel does not split 1,000 connections evenly over the workers,
-so in most runs (6 of 9 here) a few streams on the fuller worker are never acknowledged
-(nor would any new connection there be) until one of its streams ends. The test then
-still checks the latency and the events with the streams that were, and ends as an
-expected failure naming the cause (config/serve.py leaves granian's default).
+Every stream is acknowledged: granian's default of backlog/workers (1024/2 = 512)
+connections per worker, against a kernel that does not split 1,000 connections evenly
+over the workers, left a few unacknowledged in 6 of 9 runs; config/serve.py now sets
+CONNECTIONS_PER_WORKER, and the test fails if one is not.
 """
 
 from __future__ import annotations
@@ -47,8 +45,6 @@ STREAMS = USERS * STREAMS_PER_USER
 OPENING_AT_ONCE = 50
 OPEN_SECONDS = 30.0
 HEAD_SECONDS = 10.0
-# granian's limit of connections per worker (its backpressure: backlog 1024 / workers).
-GRANIAN_PER_WORKER = 1024 // 2
 WARMUP = 20
 SAMPLES = 60
 SAMPLED_STREAMS = 5
@@ -186,13 +182,4 @@ def test_a_thousand_open_streams_leave_other_clients_latency_within_2x(server: S
         assert "errors" not in event, event
         assert event["data"]["postEvents"]["post"]["id"] == post_id  # type: ignore[index]
     assert loaded <= 2 * unloaded, (unloaded, loaded)
-    if unanswered:
-        # Known, reported: granian takes at most backlog/workers connections per worker
-        # and the kernel does not split 1,000 evenly, so the excess on the fuller worker
-        # waits (as would any new connection there) until one of its streams ends.
-        # (The measuring client's connection is one of a worker's too.)
-        assert max(held.values()) >= GRANIAN_PER_WORKER - 1, held
-        pytest.xfail(
-            f"{unanswered} of {STREAMS} streams never acknowledged: a worker held "
-            f"{max(held.values())} sockets, granian's limit is {GRANIAN_PER_WORKER} per worker"
-        )
+    assert unanswered == 0, f"{unanswered} of {STREAMS} never acknowledged; per worker {held}"

@@ -91,6 +91,14 @@ query Viewer {
   }
 }
 """,
+    """# Needs the token in the Headers tab below; runs until you stop it.
+subscription PostEvents {
+  postEvents {
+    ... on PostAdded { post { id text } postEdge { cursor } }
+    ... on PostDeleted { deletedPostId }
+  }
+}
+""",
 )
 
 

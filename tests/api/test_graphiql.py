@@ -195,14 +195,17 @@ def _readme_operations() -> list[str]:
 
 def _without_comment_lines_and_names(document: str) -> str:
     lines = [line for line in document.splitlines(keepends=True) if not line.startswith("#")]
-    return re.sub(r"^(query|mutation) \w+ \{", r"\1 {", "".join(lines), flags=re.MULTILINE)
+    return re.sub(
+        r"^(query|mutation|subscription) \w+ \{", r"\1 {", "".join(lines), flags=re.MULTILINE
+    )
 
 
 def test_the_editor_tabs_are_the_readme_examples() -> None:
     config = json.loads(_parse(_get_page()).data_blocks["graphiql-config"])
     tabs = [_without_comment_lines_and_names(tab["query"]) for tab in config["tabs"]]
     examples = _readme_operations()
-    assert len(examples) == 6  # signup, login, addPost, getPosts, deletePost, a page of posts
+    # signup, login, addPost, getPosts, deletePost, a page of posts, the live events
+    assert len(examples) == 7
     assert tabs == examples
 
 

@@ -190,14 +190,14 @@ def test_graphiql_works_offline_under_its_csp_and_sends_the_headers_tab(
             )
             expect(query_editor).to_be_visible()
             expect(query_editor).to_contain_text("mutation Signup")
-            expect(page.locator(".graphiql-tab-button")).to_have_count(6)
+            expect(page.locator(".graphiql-tab-button")).to_have_count(7)
             expect(headers_editor).to_contain_text(
                 '{"Authorization": "Bearer <token from signup or login>"}'
             )
 
             # A query typed into a new tab, run with the run button.
             page.locator(".graphiql-tab-add").click()
-            expect(page.locator(".graphiql-tab-button")).to_have_count(7)
+            expect(page.locator(".graphiql-tab-button")).to_have_count(8)
             _replace_text(page, query_editor, "{ __typename }")
             assert _run_and_read_result(page, "__typename") == {"data": {"__typename": "Query"}}
 
@@ -208,10 +208,34 @@ def test_graphiql_works_offline_under_its_csp_and_sends_the_headers_tab(
             signup = _run_and_read_result(page, "signup")
             token = signup["data"]["signup"]["token"]
             page.locator(".graphiql-tab-add").click()
-            expect(page.locator(".graphiql-tab-button")).to_have_count(8)
+            expect(page.locator(".graphiql-tab-button")).to_have_count(9)
             _replace_text(page, query_editor, "{ getPosts { id } }")
             _replace_text(page, headers_editor, f'{{"Authorization": "Bearer {token}"}}')
             assert _run_and_read_result(page, "getPosts") == {"data": {"getPosts": []}}
+
+            # The live events tab: the subscription runs over Server-Sent Events, and a
+            # post added elsewhere shows in the result pane as it is committed (added
+            # again each second until it shows: the stream may not be open at first).
+            page.locator(".graphiql-tab-button").nth(6).click()
+            expect(query_editor).to_contain_text("subscription PostEvents")
+            _replace_text(page, headers_editor, f'{{"Authorization": "Bearer {token}"}}')
+            page.wait_for_timeout(GRAPHIQL_DEBOUNCE_MS * 3)
+            page.locator(".graphiql-execute-button").click()
+            shown = page.locator(".graphiql-response")
+            for attempt in range(15):
+                server.graphql(
+                    "mutation($t: String!) { addPost(text: $t) { postId } }",
+                    {"t": f"live {attempt}"},
+                    token=token,
+                )
+                try:
+                    expect(shown).to_contain_text('"text": "live', timeout=1000)
+                    break
+                except AssertionError:
+                    continue
+            expect(shown).to_contain_text('"postEvents"')
+            expect(shown).to_contain_text('"text": "live')
+            page.locator(".graphiql-execute-button").click()  # stop
 
             assert elsewhere == [], "requests that left the origin"
             page.wait_for_timeout(200)  # violation events are queued tasks: let any land

@@ -4,6 +4,8 @@ by tests/sse.py; the real client libraries: test_subscription_clients.py)."""
 
 from __future__ import annotations
 
+import json
+import socket
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,7 +14,7 @@ import jwt
 import pytest
 
 from tests.live_server import SHARED_JWT_SECRET, Server, server_env, serving, serving_two
-from tests.sse import SSEStream
+from tests.sse import POST_EVENTS, SSEStream
 
 pytestmark = pytest.mark.live
 
@@ -128,3 +130,46 @@ def test_past_the_per_user_cap_a_subscription_is_rate_limited_on_any_worker(
         finally:
             for stream in streams:
                 stream.close()
+
+
+def test_a_stream_whose_client_stops_reading_is_ended_not_buffered_for(
+    database_url: str, tmp_path: Path
+) -> None:
+    # One stream per user: a new one is admitted only once the stalled one has ended.
+    env = server_env(database_url, tmp_path / "var", SUBSCRIPTIONS_MAX_PER_USER="1")
+    with serving(env, tmp_path / "server.log", workers=1, threads=2) as server:
+        token = server.signup("stalled@example.com")
+        body = json.dumps({"query": POST_EVENTS}).encode()
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a tiny window
+        stalled.connect(("127.0.0.1", server.port))
+        try:
+            stalled.sendall(
+                f"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Accept: text/event-stream\r\nAuthorization: Bearer {token}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            stalled.settimeout(10)
+            assert stalled.recv(64, socket.MSG_PEEK).startswith(b"HTTP/1.1 200")
+            # Far more events than the stream's queue and every buffer on the way hold,
+            # until a new stream is admitted: the stalled one was ended, its place freed.
+            text = "x" * (64 * 1024)
+            admitted = None
+            for sent in range(1, 1000):
+                _add(server, token, text)
+                if sent % 50:
+                    continue
+                with SSEStream(server.port, token=token) as again:
+                    _add(server, token, "after")
+                    name, event = again.next_event()
+                assert name == "next"
+                assert event is not None
+                if "errors" not in event:
+                    admitted = sent
+                    break
+                assert event["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+            assert admitted is not None, "the stalled stream was never ended"
+            print(f"stalled stream ended within {admitted} events of 64 KiB")
+        finally:
+            stalled.close()

@@ -412,7 +412,7 @@ class BufferedWSGIBridge:
         if kind == "http":
             await self._serve(scope, receive, send)
         elif kind == "websocket":
-            if self._streams is not None and wants_stream(scope, {}):
+            if self._streams is not None and wants_stream(scope, {}) and self._socket_head(scope):
                 await self._streams.serve_websocket(scope, receive, send)
             else:
                 await send({"type": "websocket.close", "code": 1008})  # refused: a 403
@@ -492,6 +492,17 @@ class BufferedWSGIBridge:
             await send_whole(send, head.status_code, answer, head.content)
             return
         await self._streams.serve_http(scope, headers, body, receive, send, head)
+
+    def _socket_head(self, scope: Scope) -> bool:
+        """Whether a WebSocket's upgrade request passes what every request's head does
+        (the Host check above all: Django's middleware, as for an HTTP stream)."""
+        secure = scope.get("scheme") == "wss"
+        upgrade = {**scope, "method": "GET", "scheme": "https" if secure else "http"}
+        try:
+            environ = environ_for(upgrade, header_map(scope))
+        except _Refused:
+            return False
+        return isinstance(self._stream_head.check(with_body(environ, b"")), list)
 
     async def read_body(self, headers: dict[str, str], receive: Receive) -> bytes:
         """The request's whole body, within the size cap and the read deadline (else a

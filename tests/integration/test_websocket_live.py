@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -95,6 +96,20 @@ def test_only_graphql_transport_ws_on_graphql_is_served(server: Server) -> None:
     with pytest.raises(InvalidStatus) as refused:
         connect(f"ws://127.0.0.1:{server.port}/elsewhere", subprotocols=[PROTOCOL])  # type: ignore[list-item]
     assert refused.value.response.status_code == 403
+
+
+def test_an_upgrade_for_a_host_outside_allowed_hosts_is_refused(server: Server) -> None:
+    def handshake(host: str) -> bytes:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+            conn.sendall(
+                f"GET /graphql HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n"
+                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: {PROTOCOL}\r\n\r\n".encode()
+            )
+            return conn.recv(4096).split(b"\r\n", 1)[0]
+
+    assert handshake(f"127.0.0.1:{server.port}") == b"HTTP/1.1 101 Switching Protocols"
+    assert handshake("evil.example") == b"HTTP/1.1 403 Forbidden"
 
 
 @pytest.mark.parametrize(

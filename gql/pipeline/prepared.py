@@ -80,7 +80,15 @@ def prepare(text: str, sha256: str, limits: Limits) -> Prepared:
         *STRAWBERRY_RULES,
         *(() if limits.explorer else (NoSchemaIntrospectionCustomRule,)),
     )
-    errors = validate(core_schema(schema), document, rules, hide_suggestions=not limits.explorer)
+    # Only the first error is answered: validation stops there (graphql-core adds an
+    # "aborted" error after it), so a document of many mistakes costs no more than one.
+    errors = validate(
+        core_schema(schema),
+        document,
+        rules,
+        max_errors=1,
+        hide_suggestions=not limits.explorer,
+    )
     if errors:
         raise Refusal(ErrorCode.BAD_USER_INPUT, errors[0].message)
     about_the_schema = bool(root_names(document) & SCHEMA_ROOT_FIELDS)

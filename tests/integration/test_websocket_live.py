@@ -10,11 +10,13 @@ import json
 import signal
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
+from websockets.typing import Subprotocol
 
 from config.readiness import STREAMS_NOTICE_SECONDS
 from tests.live_server import Server, server_env, serving
@@ -26,11 +28,19 @@ pytestmark = pytest.mark.live
 ADD = "mutation($t: String!) { addPost(text: $t) { postId postEdge { cursor } } }"
 
 
-@pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Server:
-    env = server_env(database_url, tmp_path / "var", SUBSCRIPTIONS_MAX_PER_USER="2")
-    with serving(env, tmp_path / "server.log", workers=1, threads=2) as live:
-        yield live  # type: ignore[misc]
+APP = "https://app.example"
+
+
+@pytest.fixture(scope="module")
+def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the module's tests (each signs up users of its own), but for the
+    SIGTERM test's, which stops its own."""
+    tmp = tmp_path_factory.mktemp("ws")
+    env = server_env(
+        database_url, tmp / "var", SUBSCRIPTIONS_MAX_PER_USER="2", CORS_ALLOWED_ORIGINS=APP
+    )
+    with serving(env, tmp / "server.log", workers=1, threads=2) as live:
+        yield live
 
 
 def _acknowledged(server: Server, token: str, *, as_header: bool = False) -> GraphQLSocket:
@@ -86,15 +96,15 @@ def test_no_connection_init_within_ten_seconds_is_closed_4408(server: Server) ->
 def test_only_graphql_transport_ws_on_graphql_is_served(server: Server) -> None:
     url = f"ws://127.0.0.1:{server.port}/graphql"
     # Another subprotocol, or none: Strawberry closes with 4406 once open.
-    for subprotocols in ([], ["graphql-ws"]):
-        with connect(url, subprotocols=subprotocols) as socket:  # type: ignore[arg-type]
+    for subprotocols in ([], [Subprotocol("graphql-ws")]):
+        with connect(url, subprotocols=subprotocols) as socket:
             with pytest.raises(ConnectionClosed) as closed:
                 socket.recv(timeout=10)
             assert closed.value.rcvd is not None
             assert closed.value.rcvd.code == 4406
     # Elsewhere: refused before the upgrade.
     with pytest.raises(InvalidStatus) as refused:
-        connect(f"ws://127.0.0.1:{server.port}/elsewhere", subprotocols=[PROTOCOL])  # type: ignore[list-item]
+        connect(f"ws://127.0.0.1:{server.port}/elsewhere", subprotocols=[PROTOCOL])
     assert refused.value.response.status_code == 403
 
 
@@ -117,26 +127,24 @@ def test_an_upgrade_for_a_host_outside_allowed_hosts_is_refused(server: Server) 
     [
         (None, True),  # not a browser: no ambient credentials to abuse
         ("http://127.0.0.1:{port}", True),  # the same origin
-        ("https://app.example", True),  # in CORS_ALLOWED_ORIGINS
+        (APP, True),  # in CORS_ALLOWED_ORIGINS
         ("https://evil.example", False),
     ],
 )
 def test_a_browsers_socket_from_another_origin_needs_cors_to_allow_it(
-    database_url: str, tmp_path: Path, origin: str | None, allowed: bool
+    server: Server, origin: str | None, allowed: bool
 ) -> None:
-    env = server_env(database_url, tmp_path / "var", CORS_ALLOWED_ORIGINS="https://app.example")
-    with serving(env, tmp_path / "server.log", workers=1, threads=1) as live:
-        headers = {"Origin": origin.format(port=live.port)} if origin else {}
-        url = f"ws://127.0.0.1:{live.port}/graphql"
-        if not allowed:
-            with pytest.raises(InvalidStatus) as refused:
-                connect(url, subprotocols=[PROTOCOL], additional_headers=headers)  # type: ignore[list-item]
-            assert refused.value.response.status_code == 403
-            return
-        token = live.signup("origin@example.com")
-        with connect(url, subprotocols=[PROTOCOL], additional_headers=headers) as socket:  # type: ignore[list-item]
-            socket.send(json.dumps({"type": "connection_init", "payload": {"token": token}}))
-            assert json.loads(socket.recv(timeout=10))["type"] == "connection_ack"
+    headers = {"Origin": origin.format(port=server.port)} if origin else {}
+    url = f"ws://127.0.0.1:{server.port}/graphql"
+    if not allowed:
+        with pytest.raises(InvalidStatus) as refused:
+            connect(url, subprotocols=[PROTOCOL], additional_headers=headers)
+        assert refused.value.response.status_code == 403
+        return
+    token = server.signup(f"origin-{len(headers)}-{origin and 'app' in origin}@example.com")
+    with connect(url, subprotocols=[PROTOCOL], additional_headers=headers) as socket:
+        socket.send(json.dumps({"type": "connection_init", "payload": {"token": token}}))
+        assert json.loads(socket.recv(timeout=10))["type"] == "connection_ack"
 
 
 def test_the_document_rules_of_queries_hold_on_a_socket(server: Server) -> None:
@@ -180,7 +188,15 @@ def test_logout_ends_the_socket_subscription_with_unauthenticated(server: Server
     assert took < 2.0
 
 
-def test_sigterm_ends_every_open_stream_cleanly_before_the_server_stops(server: Server) -> None:
+def test_sigterm_ends_every_open_stream_cleanly_before_the_server_stops(
+    database_url: str, tmp_path: Path
+) -> None:
+    env = server_env(database_url, tmp_path / "var")
+    with serving(env, tmp_path / "server.log", workers=1, threads=2) as server:
+        _end_on_sigterm(server)
+
+
+def _end_on_sigterm(server: Server) -> None:
     token = server.signup("ws-drain@example.com")
     with _acknowledged(server, token) as socket, SSEStream(server.port, token=token) as stream:
         socket.subscribe("1")

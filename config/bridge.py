@@ -423,7 +423,15 @@ class BufferedWSGIBridge:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.start(asyncio.get_running_loop())
+                try:
+                    self.start(asyncio.get_running_loop())
+                except Exception as error:
+                    # Said, not raised: granian would take a raise for "no lifespan" and
+                    # serve without the app's threads; failed, the worker exits and is
+                    # replaced (config/granian_compat.py).
+                    log.exception("the worker could not start")
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.stop()
@@ -448,7 +456,9 @@ class BufferedWSGIBridge:
             except _ClientGone:
                 return
             if not streaming:
-                await self._answer(with_body(environ, body), send)
+                environ = with_body(environ, body)
+                del body  # the app thread's environ holds it, until it clears that
+                await self._answer(environ, send)
                 return
         await self._serve_stream(scope, headers, with_body(environ, b""), body, receive, send)
 

@@ -504,3 +504,24 @@ def test_a_client_gone_while_its_response_is_sent_gives_its_bytes_back() -> None
 
     asyncio.run(run())
     assert bridge.held.held == 0
+
+
+def test_a_worker_that_cannot_start_says_so_to_granian(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A raise would read to granian as "no lifespan here", and it would serve without
+    # the app's threads; "failed" makes the worker exit, to be replaced.
+    bridge = _bridge(_answering(b"ok"), threads=1)
+
+    def broken() -> None:
+        raise RuntimeError("the schema did not build")
+
+    monkeypatch.setattr("config.bridge.readiness.warm_up", broken)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "lifespan.startup"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    asyncio.run(asyncio.wait_for(bridge({"type": "lifespan"}, receive, send), 5))
+    assert sent == [{"type": "lifespan.startup.failed", "message": "the schema did not build"}]

@@ -412,8 +412,13 @@ class BufferedWSGIBridge:
         if kind == "http":
             await self._serve(scope, receive, send)
         elif kind == "websocket":
-            if self._streams is not None and wants_stream(scope, {}) and self._socket_head(scope):
-                await self._streams.serve_websocket(scope, receive, send)
+            headers = header_map(scope)
+            if (
+                self._streams is not None
+                and wants_stream(scope, headers)
+                and self._socket_head(scope, headers)
+            ):
+                await self._streams.serve_websocket(scope, headers, receive, send)
             else:
                 await send({"type": "websocket.close", "code": 1008})  # refused: a 403
         elif kind == "lifespan":
@@ -503,13 +508,13 @@ class BufferedWSGIBridge:
             return
         await self._streams.serve_http(scope, headers, body, receive, send, head)
 
-    def _socket_head(self, scope: Scope) -> bool:
+    def _socket_head(self, scope: Scope, headers: dict[str, str]) -> bool:
         """Whether a WebSocket's upgrade request passes what every request's head does
         (the Host check above all: Django's middleware, as for an HTTP stream)."""
         secure = scope.get("scheme") == "wss"
         upgrade = {**scope, "method": "GET", "scheme": "https" if secure else "http"}
         try:
-            environ = environ_for(upgrade, header_map(scope))
+            environ = environ_for(upgrade, headers)
         except _Refused:
             return False
         return isinstance(self._stream_head.check(with_body(environ, b"")), list)

@@ -52,7 +52,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.execution import PreExecutionError
 from strawberry.types.graphql import OperationType
 
-from gql.asgi import Receive, Scope, Send, client_address, encoded, header_map, send_whole
+from gql.asgi import Receive, Scope, Send, client_address, encoded, send_whole
 from gql.context import Context
 from gql.errors import shape_error
 from gql.pipeline import Pipeline
@@ -677,11 +677,13 @@ class Streams:
             await asyncio.gather(sending, gone, return_exceptions=True)
             await chunks.aclose()  # type: ignore[attr-defined]
 
-    async def serve_websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve a WebSocket on /graphql: Strawberry's graphql-transport-ws handler."""
+    async def serve_websocket(
+        self, scope: Scope, headers: Mapping[str, str], receive: Receive, send: Send
+    ) -> None:
+        """Serve a WebSocket on /graphql (``headers`` its upgrade request's):
+        Strawberry's graphql-transport-ws handler."""
         if (await receive())["type"] != "websocket.connect":
             return  # gone before the upgrade
-        headers = header_map(scope)
         request = SocketRequest(
             receive=receive,
             send=send,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import pytest
@@ -10,6 +9,7 @@ from django.conf import settings
 from sqlalchemy import text
 
 from config import bootstrap
+from devkit.client import sha256_hex
 from persistence.db import get_engine
 from tests.conftest import Api, db_scalar, error_code, reset_caches
 
@@ -20,10 +20,6 @@ BOTH = (
     "query Mine { getPosts { text } } "
     "mutation Add($t: String!) { addPost(text: $t) { post { text } } }"
 )
-
-
-def sha256(document: str) -> str:
-    return hashlib.sha256(document.encode("utf-8")).hexdigest()
 
 
 def persisted(digest: str, version: object = 1) -> dict[str, Any]:
@@ -39,7 +35,7 @@ def hash_only(
     operation: str | None = None,
 ) -> dict[str, Any]:
     """What Apollo's link sends first: the hash, no document."""
-    payload: dict[str, Any] = {"extensions": persisted(sha256(document))}
+    payload: dict[str, Any] = {"extensions": persisted(sha256_hex(document))}
     if variables is not None:
         payload["variables"] = variables
     if operation is not None:
@@ -60,7 +56,7 @@ def with_query(
     payload: dict[str, Any] = {
         "query": document,
         "variables": variables or {},
-        "extensions": persisted(digest or sha256(document)),
+        "extensions": persisted(digest or sha256_hex(document)),
     }
     if operation is not None:
         payload["operationName"] = operation
@@ -106,7 +102,7 @@ def test_hash_with_its_query_registers_the_document_and_runs_it(api: Api, alice:
     body = with_query(api, ADD, alice, variables={"t": "first"})
     assert "errors" not in body, body
     assert body["data"] == {"addPost": {"post": {"text": "first"}}}
-    assert stored() == {sha256(ADD)}
+    assert stored() == {sha256_hex(ADD)}
     assert posts() == 1
 
 
@@ -165,7 +161,7 @@ def test_a_hash_only_request_still_needs_a_token(api: Api, alice: str) -> None:
 
 
 def test_a_hash_that_is_not_the_sha256_of_the_query_is_bad_user_input(api: Api, alice: str) -> None:
-    wrong = sha256(LIST)
+    wrong = sha256_hex(LIST)
     body = with_query(api, ADD, alice, variables={"t": "x"}, digest=wrong)
     assert error_code(body) == "BAD_USER_INPUT"
     assert body.get("data") is None
@@ -199,7 +195,7 @@ def test_a_document_that_does_not_parse_or_validate_is_not_stored(
 @pytest.mark.parametrize("version", [2, 0, "1", None, 1.5])
 def test_a_version_other_than_1_is_bad_user_input(api: Api, alice: str, version: object) -> None:
     body = api.send(
-        {"query": ADD, "variables": {"t": "x"}, "extensions": persisted(sha256(ADD), version)},
+        {"query": ADD, "variables": {"t": "x"}, "extensions": persisted(sha256_hex(ADD), version)},
         token=alice,
     )
     assert error_code(body) == "BAD_USER_INPUT"
@@ -210,9 +206,9 @@ def test_a_version_other_than_1_is_bad_user_input(api: Api, alice: str, version:
 @pytest.mark.parametrize(
     "digest",
     [
-        sha256(ADD).upper(),
-        sha256(ADD)[:63],
-        sha256(ADD) + "0",
+        sha256_hex(ADD).upper(),
+        sha256_hex(ADD)[:63],
+        sha256_hex(ADD) + "0",
         "g" * 64,
         "",
         None,
@@ -284,7 +280,11 @@ def test_the_store_keeps_at_most_apq_max_documents_the_most_recently_used(
     assert "errors" not in hash_only(api, documents[0], alice)
     for document in documents[3:]:
         assert "errors" not in with_query(api, document, alice)
-    assert stored() == {sha256(documents[0]), sha256(documents[3]), sha256(documents[4])}
+    assert stored() == {
+        sha256_hex(documents[0]),
+        sha256_hex(documents[3]),
+        sha256_hex(documents[4]),
+    }
     reset_caches()
     assert_not_found(hash_only(api, documents[1], alice))
     assert_not_found(hash_only(api, documents[2], alice))
@@ -305,7 +305,7 @@ def test_a_document_that_keeps_being_used_survives_a_flood_of_registrations(
     for n in range(8):
         assert "errors" not in with_query(api, f"query Flood{n} {{ getPosts {{ text }} }}", alice)
         assert "errors" not in hash_only(api, used, alice)
-    assert sha256(used) in stored()
+    assert sha256_hex(used) in stored()
     assert len(stored()) == 3
 
 
@@ -315,7 +315,7 @@ def test_the_store_never_holds_more_than_the_bound(api: Api, alice: str) -> None
     for n in range(8):
         assert "errors" not in with_query(api, f"query Q{n} {{ getPosts {{ text }} }}", alice)
         assert len(stored()) <= 3
-    assert sha256("query Q7 { getPosts { text } }") in stored()
+    assert sha256_hex("query Q7 { getPosts { text } }") in stored()
 
 
 def test_registering_the_same_document_twice_stores_it_once(api: Api, alice: str) -> None:

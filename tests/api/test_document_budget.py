@@ -5,13 +5,13 @@ Documents the process holds, and persisted and trusted ones looked up, cost noth
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
 
+from devkit.client import sha256_hex
 from gql.pipeline import prepared as prepared_module
 from tests.api.test_trusted_documents import manifest, write
 from tests.conftest import Api, db_scalar, reset_caches
@@ -37,10 +37,6 @@ def prepared(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def _new(n: int) -> str:
     return f"query New{n} {{ __typename }}"
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _assert_rate_limited(body: dict[str, Any]) -> None:
@@ -87,7 +83,7 @@ def test_registering_through_apq_counts_and_looking_up_by_hash_costs_nothing(
     api: Api, prepared: list[str]
 ) -> None:
     def register(text: str) -> dict[str, Any]:
-        extensions = {"persistedQuery": {"version": 1, "sha256Hash": _sha256(text)}}
+        extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(text)}}
         return api.send({"query": text, "extensions": extensions})
 
     for n in range(BUDGET):
@@ -99,7 +95,7 @@ def test_registering_through_apq_counts_and_looking_up_by_hash_costs_nothing(
     for _ in range(BUDGET):
         api.post(f"query Spend{_} {{ __typename }}")
     for n in range(BUDGET):
-        extensions = {"persistedQuery": {"version": 1, "sha256Hash": _sha256(_new(n))}}
+        extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(_new(n))}}
         assert api.send({"extensions": extensions})["data"] == {"__typename": "Query"}
 
 
@@ -109,5 +105,5 @@ def test_trusted_documents_cost_nothing(api: Api, tmp_path: Path, prepared: list
     reset_caches()
     for _, _, text in documents:
         assert api.post(text)["data"] == {"__typename": "Query"}
-    extensions = {"persistedQuery": {"version": 1, "sha256Hash": _sha256(_new(BUDGET + 1))}}
+    extensions = {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(_new(BUDGET + 1))}}
     assert api.send({"extensions": extensions})["data"] == {"__typename": "Query"}

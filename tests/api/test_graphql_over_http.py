@@ -7,7 +7,6 @@ documents by ``documentId``, and no GET query string in any log line."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import secrets
@@ -19,6 +18,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from django.test import Client
 
+from devkit.client import sha256_hex
 from tests.conftest import Api, db_scalar, error_code, reset_caches
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -31,10 +31,6 @@ PAGE = (
     "query Page($first: Int!) { viewer { posts(first: $first) { edges { node { text } } } } } "
     "query Count { viewer { posts { totalCount } } }"
 )
-
-
-def sha256(document: str) -> str:
-    return hashlib.sha256(document.encode("utf-8")).hexdigest()
 
 
 def accepting(accept: str | None) -> dict[str, str]:
@@ -98,7 +94,7 @@ def register(api: Api, document: str, token: str | None, **variables: Any) -> di
         {
             "query": document,
             "variables": variables,
-            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256(document)}},
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(document)}},
         },
         token=token,
     )
@@ -260,7 +256,7 @@ def test_with_json_or_no_accept_every_well_formed_graphql_response_is_200(
 def test_a_document_id_in_a_post_body_runs_the_apq_stored_document(api: Api, alice: str) -> None:
     register(api, ADD, alice, t="registered")
     body = api.send(
-        {"documentId": f"sha256:{sha256(ADD)}", "variables": {"t": "by id"}}, token=alice
+        {"documentId": f"sha256:{sha256_hex(ADD)}", "variables": {"t": "by id"}}, token=alice
     )
     assert "errors" not in body, body
     assert posts() == 2
@@ -272,7 +268,7 @@ def test_a_document_id_in_a_get_parameter_runs_the_apq_stored_document(
 ) -> None:
     assert "errors" not in api.add_post("mine", token=alice)
     register(api, LIST, alice)
-    response = get(api.client, {"documentId": f"sha256:{sha256(LIST)}"}, token=alice)
+    response = get(api.client, {"documentId": f"sha256:{sha256_hex(LIST)}"}, token=alice)
     assert response.status_code == 200, response.content[:300]
     assert response.json() == {"data": {"getPosts": [{"text": "mine"}]}}
 
@@ -281,14 +277,14 @@ def test_a_document_id_runs_a_trusted_document(api: Api, alice: str, tmp_path: P
     manifest = {
         "format": "apollo-persisted-query-manifest",
         "version": 1,
-        "operations": [{"id": sha256(ADD), "name": "Add", "type": "mutation", "body": ADD}],
+        "operations": [{"id": sha256_hex(ADD), "name": "Add", "type": "mutation", "body": ADD}],
     }
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(manifest), encoding="utf-8")
     settings.GRAPHQL_TRUSTED_DOCUMENTS = str(path)
     reset_caches()
     body = api.send(
-        {"documentId": f"sha256:{sha256(ADD)}", "variables": {"t": "trusted"}}, token=alice
+        {"documentId": f"sha256:{sha256_hex(ADD)}", "variables": {"t": "trusted"}}, token=alice
     )
     assert "errors" not in body, body
     assert posts() == 1
@@ -298,7 +294,7 @@ def test_an_unknown_document_id_in_a_post_body_is_not_found_and_runs_nothing(
     api: Api, alice: str
 ) -> None:
     body = api.send(
-        {"documentId": f"sha256:{sha256(ADD)}", "variables": {"t": "never"}}, token=alice
+        {"documentId": f"sha256:{sha256_hex(ADD)}", "variables": {"t": "never"}}, token=alice
     )
     assert error_code(body) == "PERSISTED_QUERY_NOT_FOUND"
     assert body.get("data") is None
@@ -306,7 +302,7 @@ def test_an_unknown_document_id_in_a_post_body_is_not_found_and_runs_nothing(
 
 
 def test_an_unknown_document_id_in_a_get_parameter_is_not_found(api: Api, alice: str) -> None:
-    response = get(api.client, {"documentId": f"sha256:{sha256(LIST)}"}, token=alice)
+    response = get(api.client, {"documentId": f"sha256:{sha256_hex(LIST)}"}, token=alice)
     assert response["Content-Type"].startswith(JSON), response.content[:300]
     body = response.json()
     assert error_code(body) == "PERSISTED_QUERY_NOT_FOUND"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from pathlib import Path
@@ -13,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from config import bootstrap
+from devkit.client import sha256_hex
 from gql.trusted import load_manifest
 from tests.conftest import PASSWORD, Api, db_scalar, error_code, reset_caches
 from tests.live_server import fetch, local_request, server_env, start_server
@@ -22,17 +22,13 @@ LIST = "query MyPosts { getPosts { text } }"
 SIGNUP = "mutation Signup($e: String!, $p: String!) { signup(email: $e, password: $p) { token } }"
 
 
-def sha256(document: str) -> str:
-    return hashlib.sha256(document.encode("utf-8")).hexdigest()
-
-
 def manifest(*documents: tuple[str, str, str]) -> dict[str, Any]:
     """What @apollo/generate-persisted-query-manifest writes, for (name, type, body)."""
     return {
         "format": "apollo-persisted-query-manifest",
         "version": 1,
         "operations": [
-            {"id": sha256(body), "name": name, "type": kind, "body": body}
+            {"id": sha256_hex(body), "name": name, "type": kind, "body": body}
             for name, kind, body in documents
         ],
     }
@@ -61,7 +57,7 @@ def by_hash(api: Api, document: str, token: str | None, **variables: Any) -> dic
     return api.send(
         {
             "variables": variables,
-            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256(document)}},
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(document)}},
         },
         token=token,
     )
@@ -133,7 +129,7 @@ def test_an_untrusted_document_with_its_own_hash_is_refused_and_not_registered(
         {
             "query": document,
             "variables": {"t": "sneaky"},
-            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256(document)}},
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(document)}},
         },
         token=alice,
     )
@@ -150,7 +146,7 @@ def test_a_trusted_hash_with_another_document_is_refused(
         {
             "query": other,
             "variables": {"t": "swap"},
-            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256(ADD)}},
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(ADD)}},
         },
         token=alice,
     )
@@ -173,7 +169,7 @@ def test_a_document_registered_by_apq_before_does_not_run_in_trusted_mode(
         {
             "query": document,
             "variables": {"t": "while open"},
-            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256(document)}},
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": sha256_hex(document)}},
         },
         token=alice,
     )
@@ -221,7 +217,7 @@ MALFORMED: dict[str, tuple[object, str]] = {
     "wrong version": ({**_good(), "version": 2}, "version"),
     "operations not a list": ({**_good(), "operations": {}}, "operations"),
     "operation not an object": ({**_good(), "operations": ["query { x }"]}, "operation 0"),
-    "id not the sha256 of the body": (_with_operation(id=sha256("{ other }")), "SHA-256"),
+    "id not the sha256 of the body": (_with_operation(id=sha256_hex("{ other }")), "SHA-256"),
     "missing id": (_with_operation(id=None), "SHA-256"),
     "missing body": (_without_body(), "body"),
     "empty body": (_with_operation(body=""), "body"),
@@ -275,7 +271,7 @@ def test_a_well_formed_manifest_loads_every_document_by_hash(tmp_path: Path) -> 
         tmp_path / "manifest.json",
         manifest(("AddPost", "mutation", ADD), ("MyPosts", "query", LIST)),
     )
-    assert load_manifest(path) == {sha256(ADD): ADD, sha256(LIST): LIST}
+    assert load_manifest(path) == {sha256_hex(ADD): ADD, sha256_hex(LIST): LIST}
 
 
 @pytest.mark.live

@@ -25,8 +25,9 @@ class SSEStream:
         port: int,
         *,
         token: str | None,
-        query: str = POST_EVENTS,
+        query: str | None = POST_EVENTS,
         variables: dict[str, Any] | None = None,
+        extensions: dict[str, Any] | None = None,
         timeout: float = 10.0,
         accept: str = "text/event-stream",
         headers: dict[str, str] | None = None,
@@ -35,7 +36,12 @@ class SSEStream:
         headers = {"Content-Type": "application/json", "Accept": accept, **(headers or {})}
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
-        body = json.dumps({"query": query, "variables": variables or {}})
+        request: dict[str, Any] = {"query": query, "variables": variables or {}}
+        if query is None:
+            del request["query"]
+        if extensions is not None:
+            request["extensions"] = extensions
+        body = json.dumps(request)
         self.opened = time.monotonic()
         self.connection.request("POST", "/graphql", body=body, headers=headers)
         self.response = self.connection.getresponse()
